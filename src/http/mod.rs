@@ -1,0 +1,5 @@
+//! The HTTP/1.1 protocol without sockets: bytes in, decisions out.
+
+pub mod conditional;
+pub mod encoding;
+pub mod range;

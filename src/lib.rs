@@ -1,0 +1,3 @@
+//! preforkd: a pre-fork static-file HTTP/1.1 server.
+
+pub mod http;
