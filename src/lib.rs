@@ -1,3 +1,10 @@
 //! preforkd: a pre-fork static-file HTTP/1.1 server.
 
+pub mod config;
+pub mod files;
+pub mod handler;
 pub mod http;
+pub mod listener;
+pub mod log;
+pub mod master;
+pub mod worker;

@@ -1,0 +1,423 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: preforkd (event and sync worker models) against
+# nginx (default-like and tuned configs) and lighttpd, same document root,
+# same worker count, same keep-alive, access logs off, all on 127.0.0.1.
+#
+# Usage:  scripts/bench.sh              full run (long: see the estimate it prints)
+#         QUICK=1 scripts/bench.sh      smoke run (2 s wrk, ab -n 5000, 1 rep, workers 1 2,
+#                                       200 idle clients)
+# Env:    WORKERS="1 2 4 8"  REPS=3  WRK_D=10s  STARV_D=5s  AB_N=50000  AB_C=100
+#         IDLE_N=1000  PROBES=20  PROBE_TIMEOUT=2
+#         SERVERS="nginx nginx-tuned lighttpd preforkd-event preforkd-sync"
+#         PREFORKD=target/release/preforkd (built with cargo if missing and at the default path;
+#                  a missing/failing binary or a rejected --worker-model is skipped with a note)
+#         KEEPALIVE_TIMEOUT=65 KEEPALIVE_REQUESTS=1000   (nginx and lighttpd)
+#         OUTDIR=scripts/results   KEEP_TMP=1 keeps the temp dir (configs, logs, raw outputs)
+#
+# Scenarios (per server and worker count; servers interleaved A B C A B C per repetition,
+# medians reported):
+#   s1  wrk -t1 -c100 -d$WRK_D on /1k.html            req/s (memory sampled meanwhile)
+#   s2  ab -n $AB_N -c 100 -r on /1k.html              req/s, failed
+#   s3  wrk -t1 -c16 -d$WRK_D on /1m.bin               MiB/s (wrk Transfer/sec)
+#   s4  $IDLE_N idle keep-alive connections held (scripts/idle_clients.py), meanwhile
+#       wrk -t1 -c10 -d$STARV_D --latency and $PROBES sequential fresh curl probes
+#       (-m $PROBE_TIMEOUT): req/s, p99, starved probes
+#   s5  RSS/PSS summed over the server's process tree, idle and peak during s1; per-worker RSS
+# Output: markdown tables on stdout (also OUTDIR/bench-<date>.md), OUTDIR/bench-<date>.csv,
+#         OUTDIR/bench.png (gnuplot, s1 req/s against workers).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+lib="$here/benchlib.py"
+idle_py="$here/idle_clients.py"
+
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+    : "${WRK_D:=2s}" "${STARV_D:=2s}" "${AB_N:=5000}" "${REPS:=1}" "${WORKERS:=1 2}" "${IDLE_N:=200}"
+fi
+WORKERS=${WORKERS:-"1 2 4 8"}
+REPS=${REPS:-3}
+WRK_D=${WRK_D:-10s}
+STARV_D=${STARV_D:-5s}
+AB_N=${AB_N:-50000}
+AB_C=${AB_C:-100}
+IDLE_N=${IDLE_N:-1000}
+PROBES=${PROBES:-20}
+PROBE_TIMEOUT=${PROBE_TIMEOUT:-2}
+SERVERS=${SERVERS:-"nginx nginx-tuned lighttpd preforkd-event preforkd-sync"}
+PREFORKD=${PREFORKD:-target/release/preforkd}
+KEEPALIVE_TIMEOUT=${KEEPALIVE_TIMEOUT:-65}
+KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000}
+OUTDIR=${OUTDIR:-$here/results}
+KEEP_TMP=${KEEP_TMP:-0}
+
+die() { echo "bench: $*" >&2; exit 1; }
+secs() { local d=$1; case $d in *ms) echo 1 ;; *s) echo "${d%s}" ;; *m) echo $((${d%m} * 60)) ;; *) echo "$d" ;; esac; }
+
+missing=()
+for t in wrk ab curl python3; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+if ((${#missing[@]})); then
+    echo "bench: missing tool(s): ${missing[*]}" >&2
+    echo "install with: apt-get install apache2-utils wrk curl python3" >&2
+    exit 1
+fi
+command -v gnuplot >/dev/null 2>&1 || echo "bench: gnuplot not found, no PNG plot (apt-get install gnuplot-nox)" >&2
+
+cd "$repo"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# lighttpd wants server.max-fds <= the fd limit and max-connections <= max-fds/2
+LIGHTTPD_FDS=$(ulimit -n)
+[[ $LIGHTTPD_FDS == unlimited || $LIGHTTPD_FDS -gt 65536 ]] && LIGHTTPD_FDS=65536
+
+stamp=$(date +%Y%m%d-%H%M%S)
+tmp=$(mktemp -d /tmp/preforkd-bench.XXXXXX)
+docroot=$tmp/docroot
+mkdir -p "$docroot" "$OUTDIR"
+csv=$OUTDIR/bench-$stamp.csv
+md=$OUTDIR/bench-$stamp.md
+echo "date,server,workers,rep,scenario,metric,value" >"$csv"
+
+python3 - "$docroot" <<'EOF_PY'
+import os, sys
+d = sys.argv[1]
+head = b"<!DOCTYPE html><html><head><title>1k</title></head><body><p>"
+tail = b"</p></body></html>\n"
+body = (b"preforkd benchmark: one kibibyte of text. " * 40)[:1024 - len(head) - len(tail)]
+open(os.path.join(d, "1k.html"), "wb").write(head + body + tail)
+open(os.path.join(d, "1m.bin"), "wb").write(os.urandom(1 << 20))
+EOF_PY
+
+# ----------------------------------------------------------------------------- process control
+declare -A LIVE=()          # background PIDs this script started and has not reaped yet
+declare -A TREE=()          # server master PID -> its process tree (space separated)
+
+kill_pid() { # pid [grace-tenths]: TERM, wait, KILL; then reap
+    local pid=$1 grace=${2:-100} i
+    if ! kill -0 "$pid" 2>/dev/null; then
+        wait "$pid" 2>/dev/null || true
+        unset "LIVE[$pid]"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "bench: pid $pid ignored SIGTERM, sending SIGKILL" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    unset "LIVE[$pid]"
+}
+starttime() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0; s=${s##*) }; set -- $s; echo "${20}"; }
+stop_server() { # master pid: stop it, then any worker it left behind (same pid + start time)
+    local pid=$1 e p st i
+    kill_pid "$pid"
+    for e in ${TREE[$pid]:-}; do
+        p=${e%@*} st=${e#*@}
+        [[ $p == "$pid" ]] && continue
+        for ((i = 0; i < 30; i++)); do [[ $(starttime "$p") == "$st" ]] || break; sleep 0.1; done
+        if [[ $(starttime "$p") == "$st" ]]; then
+            echo "bench: worker $p outlived its master $pid, killing it" >&2
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done
+    unset "TREE[$pid]"
+}
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in "${!LIVE[@]}"; do
+        if [[ -n ${TREE[$pid]:-} ]]; then stop_server "$pid"; else kill_pid "$pid" 20; fi
+    done
+    if [[ $KEEP_TMP == 1 || $rc != 0 ]]; then echo "bench: temp dir kept: $tmp" >&2; else rm -rf "$tmp"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ----------------------------------------------------------------------------- servers
+declare -A DISABLED=()
+note() { # server workers text
+    local t=${3//,/;}
+    t=${t//\"/\'}
+    echo "bench: NOTE $1 (workers=$2): $3" >&2
+    echo "$stamp,$1,$2,0,note,\"$t\"," >>"$csv"
+}
+
+conf_nginx() { # kind workers port dir -> config path
+    local kind=$1 w=$2 port=$3 dir=$4 sendfile_loc=""
+    mkdir -p "$dir"
+    local common="sendfile on;"
+    if [[ $kind == nginx-tuned ]]; then
+        common="sendfile off;                 # small files: plain read/write beats sendfile
+        open_file_cache max=1000 inactive=20s;
+        open_file_cache_valid 1s;"
+        sendfile_loc="location ~ \\.bin\$ { sendfile on; }   # large files keep sendfile"
+    fi
+    cat >"$dir/nginx.conf" <<EOF
+# $kind, generated by scripts/bench.sh
+user root;
+worker_processes $w;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+    types { text/html html; text/css css; image/png png; application/octet-stream bin; }
+    default_type application/octet-stream;
+    access_log off;
+    $common
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout $KEEPALIVE_TIMEOUT;
+    keepalive_requests $KEEPALIVE_REQUESTS;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        server_name localhost;
+        root $docroot;
+        location / { }
+        $sendfile_loc
+    }
+}
+EOF
+    echo "$dir/nginx.conf"
+}
+
+conf_lighttpd() { # workers port dir -> config path
+    local w=$1 port=$2 dir=$3 mw=0
+    mkdir -p "$dir"
+    # server.max-worker forks N worker processes sharing the listen socket; 1 is ignored
+    # by lighttpd (single process), so 0 (default) for one worker.
+    ((w > 1)) && mw=$w
+    cat >"$dir/lighttpd.conf" <<EOF
+# lighttpd, generated by scripts/bench.sh (no mod_accesslog loaded = no access log)
+server.modules = ( )
+server.document-root = "$docroot"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$dir/error.log"
+server.max-worker = $mw
+server.max-fds = $LIGHTTPD_FDS
+server.max-connections = $((LIGHTTPD_FDS / 2 - 16))
+server.max-keep-alive-idle = $KEEPALIVE_TIMEOUT
+server.max-keep-alive-requests = $KEEPALIVE_REQUESTS
+server.listen-backlog = 4096
+mimetype.assign = ( ".html" => "text/html", ".css" => "text/css", ".png" => "image/png",
+                    ".bin" => "application/octet-stream" )
+EOF
+    echo "$dir/lighttpd.conf"
+}
+
+have_server() { # name -> 0 if its binary exists (records a note otherwise)
+    case $1 in
+        nginx | nginx-tuned) command -v nginx >/dev/null 2>&1 || { echo "nginx not installed (apt-get install nginx)"; return 1; } ;;
+        lighttpd) command -v lighttpd >/dev/null 2>&1 || { echo "lighttpd not installed (apt-get install lighttpd)"; return 1; } ;;
+        preforkd-*) [[ -x $PREFORKD ]] || { echo "preforkd binary $PREFORKD missing or not built"; return 1; } ;;
+        *) echo "unknown server name"; return 1 ;;
+    esac
+}
+
+SRV_PID=""
+start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does not answer
+    local name=$1 w=$2 port=$3 dir=$4 conf
+    mkdir -p "$dir"
+    case $name in
+        nginx | nginx-tuned)
+            conf=$(conf_nginx "$name" "$w" "$port" "$dir")
+            nginx -p "$dir/" -e "$dir/error.log" -c "$conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
+            ;;
+        lighttpd)
+            conf=$(conf_lighttpd "$w" "$port" "$dir")
+            lighttpd -D -f "$conf" >"$dir/stdout.log" 2>&1 &
+            ;;
+        preforkd-event | preforkd-sync)
+            "$PREFORKD" -w "$w" -r "$docroot" -b "127.0.0.1:$port" --worker-model "${name#preforkd-}" \
+                >"$dir/stdout.log" 2>"$dir/error.log" &
+            ;;
+    esac
+    SRV_PID=$!
+    LIVE[$SRV_PID]=1
+    TREE[$SRV_PID]=$SRV_PID
+    local i url="http://127.0.0.1:$port/1k.html"
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$SRV_PID" 2>/dev/null || return 1
+        [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null) == 200 ]] && break
+        sleep 0.05
+    done
+    ((i < 200)) || return 1
+    # Let the worker processes come up (bounded), so idle memory covers all of them.
+    local want=$((w + 1))
+    [[ $name == lighttpd && $w == 1 ]] && want=1
+    for ((i = 0; i < 30; i++)); do
+        (($(python3 "$lib" tree "$SRV_PID" | wc -l) >= want)) && break
+        sleep 0.1
+    done
+    local p entries=""
+    for p in $(python3 "$lib" tree "$SRV_PID"); do entries+="$p@$(starttime "$p") "; done
+    TREE[$SRV_PID]=$entries
+    return 0
+}
+
+kv() { # "a=1 b=2" key -> value
+    local k
+    for k in $1; do [[ ${k%%=*} == "$2" ]] && { echo "${k#*=}"; return; }; done
+    echo nan
+}
+rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; } # server workers rep scenario metric value
+
+run_session() { # server workers rep
+    local srv=$1 w=$2 rep=$3 port dir r out pid
+    port=$(python3 "$lib" freeport)
+    dir=$tmp/$srv-w$w-r$rep
+    if ! start_server "$srv" "$w" "$port" "$dir"; then
+        local why
+        why=$(cat "$dir/error.log" "$dir/stdout.log" 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n 2 | tr '\n' ' ' || true)
+        note "$srv" "$w" "did not start or answer 200 on /1k.html (skipped): ${why:-no output}"
+        stop_server "$SRV_PID"
+        DISABLED[$srv]=1
+        return 0
+    fi
+    pid=$SRV_PID
+    local base="http://127.0.0.1:$port"
+    echo "  [$srv w=$w rep=$rep] port $port, processes: $(wc -w <<<"${TREE[$pid]}")" >&2
+
+    # s5 idle memory
+    r=$(python3 "$lib" mem "$pid")
+    rec "$srv" "$w" "$rep" s5 idle_rss_kib "$(kv "$r" rss_kib)"
+    rec "$srv" "$w" "$rep" s5 idle_pss_kib "$(kv "$r" pss_kib)"
+    rec "$srv" "$w" "$rep" s5 worker_idle_rss_kib "$(kv "$r" worker_rss_kib)"
+    rec "$srv" "$w" "$rep" s5 procs "$(kv "$r" procs)"
+
+    # s1 wrk -c100 1k (+ memory sampling)
+    out=$dir/s1-wrk.txt
+    python3 "$lib" sample "$pid" $(($(secs "$WRK_D") + 5)) "$dir/s5-peak.txt" &
+    local sampler=$!
+    LIVE[$sampler]=1
+    timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html" >"$out" 2>&1 || true
+    kill_pid "$sampler" 20
+    r=$(python3 "$lib" wrk "$out")
+    rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
+    rec "$srv" "$w" "$rep" s1 p99_ms "$(kv "$r" p99_ms)"
+    rec "$srv" "$w" "$rep" s1 wrk_errors "$(kv "$r" errors)"
+    if [[ -s $dir/s5-peak.txt ]]; then
+        r=$(cat "$dir/s5-peak.txt")
+        rec "$srv" "$w" "$rep" s5 loaded_rss_kib "$(kv "$r" rss_kib)"
+        rec "$srv" "$w" "$rep" s5 loaded_pss_kib "$(kv "$r" pss_kib)"
+    fi
+
+    # s2 ab -c100 1k
+    out=$dir/s2-ab.txt
+    timeout 300 ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html" >"$out" 2>&1 || true
+    r=$(python3 "$lib" ab "$out")
+    rec "$srv" "$w" "$rep" s2 rps "$(kv "$r" rps)"
+    rec "$srv" "$w" "$rep" s2 failed "$(kv "$r" failed)"
+    rec "$srv" "$w" "$rep" s2 p99_ms "$(kv "$r" p99_ms)"
+    rec "$srv" "$w" "$rep" s2 complete "$(kv "$r" complete)"
+
+    # s3 wrk -c16 1m
+    out=$dir/s3-wrk.txt
+    timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin" >"$out" 2>&1 || true
+    r=$(python3 "$lib" wrk "$out")
+    rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$r" mib_s)"
+    rec "$srv" "$w" "$rep" s3 wrk_errors "$(kv "$r" errors)"
+
+    # s4 starvation: idle keep-alive connections held while fresh clients are measured
+    local hold=$(($(secs "$STARV_D") + PROBES * (PROBE_TIMEOUT + 1) + 30))
+    local idle_out=$dir/s4-idle.txt
+    python3 -u "$idle_py" --port "$port" -n "$IDLE_N" --hold "$hold" --setup-timeout 8 >"$idle_out" 2>&1 &
+    local idler=$!
+    LIVE[$idler]=1
+    local i
+    for ((i = 0; i < 150; i++)); do
+        grep -q '^READY' "$idle_out" 2>/dev/null && break
+        kill -0 "$idler" 2>/dev/null || break
+        sleep 0.1
+    done
+    r=$(grep '^READY' "$idle_out" | head -n 1 || true)
+    rec "$srv" "$w" "$rep" s4 idle_opened "$(kv "$r" opened)"
+    rec "$srv" "$w" "$rep" s4 idle_answered "$(kv "$r" answered)"
+    out=$dir/s4-wrk.txt
+    timeout $(($(secs "$STARV_D") + 60)) wrk -t1 -c10 -d"$STARV_D" --latency "$base/1k.html" >"$out" 2>&1 || true
+    r=$(python3 "$lib" wrk "$out")
+    rec "$srv" "$w" "$rep" s4 rps "$(kv "$r" rps)"
+    rec "$srv" "$w" "$rep" s4 p99_ms "$(kv "$r" p99_ms)"
+    rec "$srv" "$w" "$rep" s4 wrk_errors "$(kv "$r" errors)"
+    local starved=0 code t times=()
+    for ((i = 0; i < PROBES; i++)); do
+        read -r code t < <(curl -s -o /dev/null -m "$PROBE_TIMEOUT" -w '%{http_code} %{time_total}\n' \
+            "$base/1k.html" 2>/dev/null || true) || true
+        if [[ ${code:-000} != 200 ]]; then starved=$((starved + 1)); else times+=("$t"); fi
+    done
+    rec "$srv" "$w" "$rep" s4 starved "$starved"
+    if ((${#times[@]})); then
+        rec "$srv" "$w" "$rep" s4 probe_p50_ms "$(printf '%s\n' "${times[@]}" | sort -g |
+            awk '{a[NR]=$1} END{printf "%.3f", a[int((NR+1)/2)]*1000}')"
+    fi
+    kill_pid "$idler" 50
+    r=$(grep '^DONE' "$idle_out" | head -n 1 || true)
+    [[ -n $r ]] && rec "$srv" "$w" "$rep" s4 idle_closed_by_server "$(kv "$r" closed_by_server)"
+
+    stop_server "$pid"
+}
+
+# ----------------------------------------------------------------------------- main
+if [[ " $SERVERS " == *" preforkd-"* && ! -x $PREFORKD && $PREFORKD == target/release/preforkd ]]; then
+    echo "bench: $PREFORKD missing, trying cargo build --release (bounded to 15 min)" >&2
+    timeout 900 cargo build --release >"$tmp/cargo-build.log" 2>&1 ||
+        echo "bench: cargo build failed, see below; preforkd variants will be skipped" >&2
+    tail -n 3 "$tmp/cargo-build.log" >&2 || true
+fi
+
+active=()
+for s in $SERVERS; do
+    if why=$(have_server "$s"); then active+=("$s"); else note "$s" all "$why (skipped)"; fi
+done
+
+nw=$(wc -w <<<"$WORKERS")
+per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 12))
+{
+    echo "# preforkd benchmark"
+    echo
+    echo "- date: $(date -Is)"
+    echo "- nproc: $(nproc)"
+    echo "- kernel: $(uname -srvm)"
+    echo "- nginx: $(nginx -v 2>&1 | head -n 1 || echo none)"
+    echo "- lighttpd: $(lighttpd -v 2>&1 | head -n 1 || echo none)"
+    echo "- wrk: $(wrk -v 2>&1 | head -n 1 || true)"
+    echo "- ab: $(ab -V 2>&1 | head -n 1 || true)"
+    if [[ -x $PREFORKD ]]; then
+        echo "- preforkd: $PREFORKD ($("$PREFORKD" --version 2>&1 | head -n 1 || true))"
+        ka=$("$PREFORKD" --help 2>&1 | grep -iE 'keep.?alive' | tr -s ' ' | tr '\n' ';' || true)
+        echo "- preforkd keep-alive options: ${ka:-none exposed (runs with its defaults)}"
+    fi
+    echo "- servers: ${active[*]:-none}; workers: $WORKERS; reps: $REPS"
+    echo "- wrk -t1 -c100/-c16 -d$WRK_D; ab -n $AB_N -c $AB_C -r; starvation: $IDLE_N idle conns," \
+        "wrk -c10 -d$STARV_D, $PROBES probes -m $PROBE_TIMEOUT"
+    echo "- nginx/lighttpd keep-alive: timeout ${KEEPALIVE_TIMEOUT}s, $KEEPALIVE_REQUESTS requests; access logs off"
+    echo "- client and servers share the same $(nproc) cores (no pinning)"
+    echo "- estimated time: >= $((nw * REPS * ${#active[@]} * per / 60)) min" \
+        "(+ up to $((PROBES * PROBE_TIMEOUT))s per session for starved probes)"
+    echo
+} | tee "$md"
+
+((${#active[@]})) || die "no server available"
+
+for w in $WORKERS; do
+    for ((rep = 1; rep <= REPS; rep++)); do
+        for s in "${active[@]}"; do
+            [[ -n ${DISABLED[$s]:-} ]] && continue
+            run_session "$s" "$w" "$rep"
+        done
+    done
+done
+
+echo >&2
+python3 "$lib" report "$csv" "$OUTDIR" | tee -a "$md"
+echo "CSV: $csv" | tee -a "$md"
+echo "Markdown: $md"

@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/loadtest.sh and scripts/bench.sh (python3 stdlib only).
+
+Subcommands:
+  wrk FILE            parse wrk output -> "rps=.. p99_ms=.. mib_s=.. errors=.. non2xx=.. requests=.."
+  ab FILE             parse ab output  -> "rps=.. failed=.. p99_ms=.. complete=.."
+  mem PID             memory of PID and all its descendants
+                      -> "rss_kib=.. pss_kib=.. procs=.. worker_rss_kib=.."
+  tree PID            PID and all its descendants, one per line
+  sample PID SECS OUT sample `mem PID` every 0.5 s for SECS seconds (or until
+                      SIGTERM), write the peak to OUT as "rss_kib=.. pss_kib=.."
+  freeport            print a free TCP port on 127.0.0.1
+  report CSV OUTDIR   medians per (scenario, metric, server, workers), markdown
+                      tables on stdout, gnuplot data + plot in OUTDIR
+"""
+import csv
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+# --------------------------------------------------------------------------- parsing
+
+_TIME_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+_SIZE_UNITS = {"B": 1.0 / 1048576, "KB": 1.0 / 1024, "MB": 1.0, "GB": 1024.0, "TB": 1048576.0}
+
+
+def _ms(tok):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m|h)", tok)
+    return float(m.group(1)) * _TIME_UNITS[m.group(2)] if m else float("nan")
+
+
+def parse_wrk(text):
+    out = {"rps": "nan", "p99_ms": "nan", "mib_s": "nan", "errors": 0, "non2xx": 0,
+           "requests": 0}
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("Requests/sec:"):
+            out["rps"] = "%.2f" % float(s.split()[1])
+        elif s.startswith("Transfer/sec:"):
+            m = re.fullmatch(r"Transfer/sec:\s+([0-9.]+)(B|KB|MB|GB|TB)", s)
+            if m:
+                out["mib_s"] = "%.2f" % (float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+        elif re.match(r"^99(\.0+)?%\s", s):
+            out["p99_ms"] = "%.3f" % _ms(s.split()[1])
+        elif s.startswith("Socket errors:"):
+            out["errors"] = sum(int(x) for x in re.findall(r"\d+", s))
+        elif s.startswith("Non-2xx or 3xx responses:"):
+            out["non2xx"] = int(s.split(":")[1])
+        else:
+            m = re.match(r"^(\d+) requests in", s)
+            if m:
+                out["requests"] = int(m.group(1))
+    return out
+
+
+def parse_ab(text):
+    out = {"rps": "nan", "failed": "nan", "p99_ms": "nan", "complete": 0}
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("Requests per second:"):
+            out["rps"] = "%.2f" % float(s.split()[3])
+        elif s.startswith("Failed requests:"):
+            out["failed"] = int(s.split()[2])
+        elif s.startswith("Complete requests:"):
+            out["complete"] = int(s.split()[2])
+        elif re.match(r"^99%\s+\d+", s):
+            out["p99_ms"] = s.split()[1]
+    # ab with -r aborting early prints no summary; count what we know.
+    return out
+
+
+# --------------------------------------------------------------------------- /proc
+
+def children(pid):
+    kids = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return kids
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                kids.extend(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return kids
+
+
+def tree(pid):
+    seen, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        if p in seen:
+            continue
+        seen.append(p)
+        todo.extend(children(p))
+    return seen
+
+
+def rollup(pid):
+    rss = pss = None
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        return None
+    if rss is None or pss is None:
+        return None
+    return rss, pss
+
+
+def mem(pid):
+    procs = tree(pid)
+    rss = pss = 0
+    per = {}
+    for p in procs:
+        r = rollup(p)
+        if r:
+            rss += r[0]
+            pss += r[1]
+            per[p] = r[0]
+    workers = [per[p] for p in procs[1:] if p in per]
+    # A single-process server (no children) is its own only worker.
+    wrss = statistics.mean(workers) if workers else per.get(pid, 0)
+    return {"rss_kib": rss, "pss_kib": pss, "procs": len(per), "worker_rss_kib": int(wrss)}
+
+
+def sample(pid, secs, out):
+    stop = {"f": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(f=True))
+    peak_rss = peak_pss = 0
+    end = time.monotonic() + secs
+    while not stop["f"] and time.monotonic() < end:
+        m = mem(pid)
+        peak_rss = max(peak_rss, m["rss_kib"])
+        peak_pss = max(peak_pss, m["pss_kib"])
+        with open(out + ".tmp", "w") as f:
+            f.write("rss_kib=%d pss_kib=%d\n" % (peak_rss, peak_pss))
+        os.replace(out + ".tmp", out)
+        time.sleep(0.5)
+
+
+def freeport():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# --------------------------------------------------------------------------- report
+
+SCEN = [
+    ("s1", "Scenario 1: wrk -c100 on /1k.html", "rps", "req/s",
+     [("wrk_errors", "wrk errors")]),
+    ("s2", "Scenario 2: ab -c100 on /1k.html", "rps", "req/s",
+     [("failed", "failed")]),
+    ("s3", "Scenario 3: wrk -c16 on /1m.bin", "mib_s", "MiB/s",
+     [("wrk_errors", "wrk errors")]),
+    ("s4", "Scenario 4: starvation (idle keep-alive conns held; wrk -c10 + fresh curl probes)",
+     "rps", "req/s",
+     [("p99_ms", "wrk p99 ms"), ("starved", "starved probes"),
+      ("idle_answered", "idle conns answered")]),
+]
+MEM = [("idle_rss_kib", "idle RSS"), ("idle_pss_kib", "idle PSS"),
+       ("loaded_rss_kib", "loaded RSS"), ("loaded_pss_kib", "loaded PSS"),
+       ("worker_idle_rss_kib", "per-worker idle RSS")]
+
+
+def _fmt(v, nd=1):
+    if v is None or v != v:
+        return "-"
+    if abs(v - round(v)) < 1e-9 and abs(v) >= 100:
+        return "%d" % round(v)
+    return ("%." + str(nd) + "f") % v
+
+
+def report(csv_path, outdir):
+    vals = {}
+    order, seen_w = [], set()
+    notes = []
+    with open(csv_path) as f:
+        for row in csv.DictReader(f):
+            if row["scenario"] == "note":
+                notes.append("%s (workers=%s): %s" % (row["server"], row["workers"], row["metric"]))
+                continue
+            try:
+                v = float(row["value"])
+            except ValueError:
+                continue
+            key = (row["scenario"], row["metric"], row["server"], int(row["workers"]))
+            vals.setdefault(key, []).append(v)
+            if row["server"] not in order:
+                order.append(row["server"])
+            seen_w.add(int(row["workers"]))
+    med = {k: statistics.median([x for x in v if x == x] or [float("nan")])
+           for k, v in vals.items()}
+    workers = sorted(seen_w)
+
+    def g(sc, metric, srv, w):
+        return med.get((sc, metric, srv, w))
+
+    def ratio(sc, metric, srv, w):
+        a, b = g(sc, metric, srv, w), g(sc, metric, "nginx", w)
+        if a is None or b is None or a != a or b != b or b == 0:
+            return "-"
+        return "%.2f" % (a / b)
+
+    nreps = max((len(v) for v in vals.values()), default=0)
+    print("Values are medians over up to %d repetition(s); ratio = value / nginx "
+          "(same workers).\n" % nreps)
+    for sc, title, metric, unit, extra in SCEN:
+        print("### " + title + "\n")
+        hdr = ["server", "workers", "value (%s)" % unit, "ratio to nginx"] + [e[1] for e in extra]
+        print("| " + " | ".join(hdr) + " |")
+        print("|" + "---|" * len(hdr))
+        for w in workers:
+            for srv in order:
+                v = g(sc, metric, srv, w)
+                if v is None:
+                    continue
+                cells = [srv, str(w), _fmt(v), ratio(sc, metric, srv, w)]
+                for em, _ in extra:
+                    x = g(sc, em, srv, w)
+                    cells.append(_fmt(x, 2 if em == "p99_ms" else 0))
+                print("| " + " | ".join(cells) + " |")
+        print()
+    print("### Scenario 5: memory, sum over master + workers (MiB; loaded = peak during scenario 1)\n")
+    hdr = ["server", "workers", "value: loaded PSS", "ratio to nginx"] + [m[1] for m in MEM]
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    for w in workers:
+        for srv in order:
+            if g("s5", "loaded_pss_kib", srv, w) is None and g("s5", "idle_pss_kib", srv, w) is None:
+                continue
+            lp = g("s5", "loaded_pss_kib", srv, w)
+            cells = [srv, str(w), _fmt(lp / 1024 if lp is not None else None),
+                     ratio("s5", "loaded_pss_kib", srv, w)]
+            for m, _ in MEM:
+                x = g("s5", m, srv, w)
+                cells.append(_fmt(x / 1024 if x is not None else None))
+            print("| " + " | ".join(cells) + " |")
+    print()
+    if notes:
+        print("Notes:")
+        for n in dict.fromkeys(notes):
+            print("- " + n)
+        print()
+
+    # gnuplot: scenario 1 req/s against workers, one line per server.
+    os.makedirs(outdir, exist_ok=True)
+    dat = os.path.join(outdir, "bench-s1.dat")
+    srvs = [s for s in order if any(g("s1", "rps", s, w) is not None for w in workers)]
+    with open(dat, "w") as f:
+        f.write("# workers " + " ".join(srvs) + "\n")
+        for w in workers:
+            f.write(str(w) + "".join(
+                " " + (_fmt(g("s1", "rps", s, w), 2) if g("s1", "rps", s, w) is not None
+                       else "NaN").replace("-", "NaN") for s in srvs) + "\n")
+    png = os.path.join(outdir, "bench.png")
+    if srvs:
+        plots = ", ".join(
+            "'%s' using 1:%d with linespoints lw 2 pt 7 title '%s'" % (dat, i + 2, s)
+            for i, s in enumerate(srvs))
+        gp = "\n".join([
+            "set terminal pngcairo size 900,560 font ',11'",
+            "set output '%s'" % png,
+            "set title 'Scenario 1: wrk -t1 -c100 on /1k.html (median req/s)'",
+            "set xlabel 'workers'", "set ylabel 'requests/s'",
+            "set logscale x 2", "set xtics (%s)" % ", ".join(str(w) for w in workers),
+            "set xrange [%g:%g]" % (workers[0] / 1.3, workers[-1] * 1.3) if workers else "",
+            "set yrange [0:*]", "set grid", "set key outside right top",
+            "set datafile missing 'NaN'",
+            "plot " + plots, ""])
+        try:
+            subprocess.run(["gnuplot"], input=gp, text=True, check=True,
+                           stdout=subprocess.DEVNULL, timeout=30)
+            print("Plot: %s" % png)
+        except (OSError, subprocess.SubprocessError) as e:
+            print("Plot: gnuplot failed (%s)" % e)
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    cmd = argv[1]
+    if cmd == "wrk":
+        r = parse_wrk(open(argv[2], errors="replace").read())
+    elif cmd == "ab":
+        r = parse_ab(open(argv[2], errors="replace").read())
+    elif cmd == "mem":
+        r = mem(int(argv[2]))
+    elif cmd == "tree":
+        print("\n".join(str(p) for p in tree(int(argv[2]))))
+        return 0
+    elif cmd == "sample":
+        sample(int(argv[2]), float(argv[3]), argv[4])
+        return 0
+    elif cmd == "freeport":
+        print(freeport())
+        return 0
+    elif cmd == "report":
+        report(argv[2], argv[3])
+        return 0
+    else:
+        print(__doc__)
+        return 2
+    print(" ".join("%s=%s" % kv for kv in r.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

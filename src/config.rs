@@ -1,0 +1,227 @@
+//! Every knob: its flag, its default, its validation and its error message.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::files::Symlinks;
+use crate::worker::conn::Timeouts;
+
+/// A pre-fork static-file HTTP/1.1 server.
+///
+/// A master process binds the socket and supervises N worker processes that serve
+/// GET and HEAD for the files under the document root.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "preforkd", version, about, max_term_width = 100)]
+pub struct Args {
+    /// Worker processes [default: the number of CPUs]
+    #[arg(short = 'w', long = "workers", value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Document root: the directory whose files are served
+    #[arg(short = 'r', long = "root", value_name = "DIR", default_value = "www")]
+    pub root: PathBuf,
+
+    /// Address to listen on, HOST:PORT (IPv6 as [::1]:8080; port 0 picks a free one)
+    #[arg(
+        short = 'b',
+        long = "bind",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub bind: String,
+
+    /// Length of the listen queue for connections not yet accepted
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub backlog: i32,
+
+    /// How a worker serves connections
+    #[arg(long, value_enum, value_name = "MODEL", default_value_t = WorkerModel::Sync)]
+    pub worker_model: WorkerModel,
+
+    /// Seconds a graceful stop waits for workers before killing them
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub graceful_timeout: f64,
+
+    /// Seconds a client has to send a whole request head (then 408)
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub header_timeout: f64,
+
+    /// Seconds an idle keep-alive connection is kept open
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub keepalive_timeout: f64,
+
+    /// Seconds a response may make no progress before the client is dropped
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub send_timeout: f64,
+
+    /// Serve files and directories whose names start with a dot
+    #[arg(long)]
+    pub serve_hidden: bool,
+
+    /// Which symlinks under the root are followed
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = SymlinkArg::Inside)]
+    pub follow_symlinks: SymlinkArg,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerModel {
+    /// One connection at a time per worker (Apache prefork)
+    Sync,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymlinkArg {
+    /// Never follow symlinks
+    Never,
+    /// Follow symlinks whose target stays inside the root
+    Inside,
+    /// Follow every symlink
+    Always,
+}
+
+/// The validated configuration the master and workers run with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub workers: usize,
+    pub root: PathBuf,
+    pub bind: SocketAddr,
+    pub backlog: i32,
+    pub worker_model: WorkerModel,
+    pub graceful_timeout: Duration,
+    pub timeouts: Timeouts,
+    pub serve_hidden: bool,
+    pub symlinks: Symlinks,
+}
+
+/// The most workers accepted; more is a typo, not a plan, on any machine.
+const MAX_WORKERS: usize = 1024;
+
+impl Config {
+    /// Checks every value; the error is one line naming the flag and the problem.
+    pub fn from_args(args: &Args) -> Result<Config, String> {
+        let workers = match args.workers {
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some(0) => return Err("--workers 0: need at least one worker".into()),
+            Some(n) if n > MAX_WORKERS => {
+                return Err(format!("--workers {n}: at most {MAX_WORKERS} workers"));
+            }
+            Some(n) => n,
+        };
+        match std::fs::metadata(&args.root) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("--root {}: not a directory", args.root.display())),
+            Err(e) => return Err(format!("--root {}: {e}", args.root.display())),
+        }
+        let root = std::fs::canonicalize(&args.root)
+            .map_err(|e| format!("--root {}: {e}", args.root.display()))?;
+        let bind = resolve_bind(&args.bind)?;
+        if args.backlog < 1 {
+            return Err(format!("--backlog {}: must be at least 1", args.backlog));
+        }
+        Ok(Config {
+            workers,
+            root,
+            bind,
+            backlog: args.backlog,
+            worker_model: args.worker_model,
+            graceful_timeout: seconds("--graceful-timeout", args.graceful_timeout)?,
+            timeouts: Timeouts {
+                header: positive_seconds("--header-timeout", args.header_timeout)?,
+                keepalive: seconds("--keepalive-timeout", args.keepalive_timeout)?,
+                send: positive_seconds("--send-timeout", args.send_timeout)?,
+            },
+            serve_hidden: args.serve_hidden,
+            symlinks: match args.follow_symlinks {
+                SymlinkArg::Never => Symlinks::Never,
+                SymlinkArg::Inside => Symlinks::Inside,
+                SymlinkArg::Always => Symlinks::Always,
+            },
+        })
+    }
+}
+
+fn resolve_bind(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if !text.contains(':') {
+        return Err(format!(
+            "--bind {text}: expected HOST:PORT, e.g. 127.0.0.1:8080"
+        ));
+    }
+    match text.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("--bind {text}: the host has no address")),
+        Err(e) => Err(format!("--bind {text}: {e}")),
+    }
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
+    if !value.is_finite() || value < 0.0 || value > 1e9 {
+        return Err(format!("{flag} {value}: expected a number of seconds >= 0"));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+fn positive_seconds(flag: &str, value: f64) -> Result<Duration, String> {
+    let d = seconds(flag, value)?;
+    if d.is_zero() {
+        return Err(format!("{flag} {value}: must be more than 0"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut all = vec!["preforkd", "-r", "/"];
+        all.extend_from_slice(args);
+        Config::from_args(&Args::try_parse_from(all).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&[]).unwrap();
+        assert!(c.workers >= 1);
+        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.graceful_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        assert!(parse(&["-w", "0"]).unwrap_err().starts_with("--workers 0"));
+        assert!(
+            parse(&["-b", "nonsense"])
+                .unwrap_err()
+                .starts_with("--bind nonsense")
+        );
+        assert!(
+            parse(&["-b", "1.2.3.4:99999"])
+                .unwrap_err()
+                .starts_with("--bind")
+        );
+        assert!(parse(&["--graceful-timeout", "-1"]).is_err());
+        assert!(
+            parse(&["--header-timeout", "0"])
+                .unwrap_err()
+                .starts_with("--header-timeout")
+        );
+        let e =
+            Config::from_args(&Args::try_parse_from(["preforkd", "-r", "/nonexistent-x"]).unwrap());
+        assert!(e.unwrap_err().starts_with("--root /nonexistent-x"));
+    }
+
+    #[test]
+    fn ipv6_bind() {
+        assert_eq!(
+            parse(&["-b", "[::1]:8080"]).unwrap().bind,
+            "[::1]:8080".parse().unwrap()
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! One client connection as an explicit state machine over a non-blocking socket.
+//!
+//! Both worker models drive the same [`Conn`]: they call [`Conn::drive`] when the socket
+//! may be ready and wait for what it returns ([`Want`]); `sync` waits with `poll` on one
+//! socket, `event` with epoll on many. All protocol decisions happen here and in `http`.
+
+use std::io::{ErrorKind, Read};
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::sendfile::sendfile64;
+use nix::sys::socket::{MsgFlags, send};
+
+use crate::handler::{Site, respond};
+use crate::http::date::DateCache;
+use crate::http::request::{ParseError, Parsed, parse};
+use crate::http::response::{Body, Response};
+use crate::http::status::Status;
+
+/// Files up to this size are read into the response buffer and sent with the head in
+/// one write; larger ones go by `sendfile`.
+const SMALL_FILE: u64 = 32 * 1024;
+/// Pipelined responses are gathered into one write up to about this many bytes.
+const BATCH_LIMIT: usize = 64 * 1024;
+/// The most one `sendfile` call is asked to send, well under its 2 GiB ceiling.
+const SENDFILE_CHUNK: u64 = 1 << 30;
+/// How much one read takes from the socket.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The timeouts that keep a slow or silent client from holding a worker.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From the first byte of a request head (or the connection) to its end.
+    pub header: Duration,
+    /// Between requests on a keep-alive connection.
+    pub keepalive: Duration,
+    /// Without any progress while sending a response.
+    pub send: Duration,
+}
+
+/// What a worker shares between its connections: the site, the clock text, scratch space.
+pub struct Context {
+    pub site: Site,
+    pub timeouts: Timeouts,
+    pub date: DateCache,
+    /// Set once the worker was told to stop: finish responses, take no new requests.
+    pub stopping: bool,
+    /// Requests answered by this worker.
+    pub served: u64,
+    scratch: Vec<u8>,
+    read_buf: Box<[u8]>,
+}
+
+impl Context {
+    pub fn new(site: Site, timeouts: Timeouts) -> Context {
+        Context {
+            site,
+            timeouts,
+            date: DateCache::default(),
+            stopping: false,
+            served: 0,
+            scratch: Vec::with_capacity(256),
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+        }
+    }
+}
+
+/// What the connection waits for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Read,
+    Write,
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between requests, nothing received yet.
+    Idle,
+    /// Part of a request head (or a body to skip) has arrived.
+    Receiving,
+    /// A response is being written.
+    Sending,
+}
+
+struct FileBody {
+    file: std::fs::File,
+    offset: u64,
+    remaining: u64,
+}
+
+pub struct Conn {
+    pub stream: TcpStream,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    output_pos: usize,
+    file: Option<FileBody>,
+    /// Request body bytes still to be read and thrown away.
+    discard: u64,
+    close_after: bool,
+    phase: Phase,
+    deadline: Instant,
+    send_timeout: Duration,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, ctx: &Context, now: Instant) -> Conn {
+        Conn {
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            output_pos: 0,
+            file: None,
+            discard: 0,
+            close_after: false,
+            phase: Phase::Receiving,
+            deadline: now + ctx.timeouts.header,
+            send_timeout: ctx.timeouts.send,
+        }
+    }
+
+    /// When the connection times out unless something happens first.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Whether the connection sits between requests (safe to close when stopping).
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Idle
+    }
+
+    /// Does all the work possible now without blocking.
+    pub fn drive(&mut self, ctx: &mut Context, now: Instant) -> Want {
+        loop {
+            if self.has_output() && !self.can_batch() {
+                match self.flush() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Want::Write;
+                    }
+                    Err(()) => return Want::Close,
+                }
+                if self.close_after {
+                    return Want::Close;
+                }
+                self.set_phase(Phase::Idle, ctx, now);
+                if !self.input.is_empty() {
+                    self.set_phase(Phase::Receiving, ctx, now);
+                }
+            }
+            self.skip_body();
+            if self.discard == 0 && !self.input.is_empty() && self.answer_one(ctx, now) {
+                continue;
+            }
+            if self.has_output() {
+                continue; // a batch that cannot grow: write it
+            }
+            if ctx.stopping && self.phase == Phase::Idle {
+                return Want::Close;
+            }
+            match self.stream.read(&mut ctx.read_buf) {
+                Ok(0) => return Want::Close,
+                Ok(n) => {
+                    self.input.extend_from_slice(&ctx.read_buf[..n]);
+                    if self.phase == Phase::Idle {
+                        self.set_phase(Phase::Receiving, ctx, now);
+                    } else if self.discard > 0 {
+                        self.deadline = now + ctx.timeouts.header;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Want::Read,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Want::Close,
+            }
+        }
+    }
+
+    /// The deadline passed: answer 408 to a half-sent request, then close.
+    pub fn time_out(&mut self, ctx: &mut Context) {
+        if self.phase == Phase::Receiving && self.output.is_empty() && !self.input.is_empty() {
+            self.queue(Response::error(Status::RequestTimeout, false), ctx);
+            let _ = self.flush();
+        }
+    }
+
+    /// Closes gently: stop sending, then take what the client already sent, so that the
+    /// kernel does not answer unread input with a reset that could destroy our response.
+    pub fn close(self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let mut sink = [0u8; 4096];
+        let mut stream = &self.stream;
+        for _ in 0..16 {
+            match stream.read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+    }
+
+    /// Parses and answers one request from the input; false if the head is incomplete.
+    fn answer_one(&mut self, ctx: &mut Context, now: Instant) -> bool {
+        let response = match parse(&self.input) {
+            Ok(Parsed::Partial) => return false,
+            Ok(Parsed::Complete { request, len }) => {
+                let keep_alive = request.keep_alive && !ctx.stopping;
+                let response = respond(&request, &ctx.site, keep_alive, &mut ctx.scratch);
+                self.discard = request.content_length;
+                self.input.drain(..len);
+                response
+            }
+            Err(ParseError(status)) => {
+                // The framing is unknown after a bad head: answer and close.
+                self.input.clear();
+                Response::error(status, false)
+            }
+        };
+        ctx.served += 1;
+        self.queue(response, ctx);
+        self.set_phase(Phase::Sending, ctx, now);
+        true
+    }
+
+    fn queue(&mut self, response: Response, ctx: &mut Context) {
+        response.write_head(ctx.date.now(), &mut self.output);
+        if !response.keep_alive {
+            self.close_after = true;
+        }
+        if response.head_only {
+            return;
+        }
+        match response.body {
+            Body::Empty => {}
+            Body::Static(bytes) => self.output.extend_from_slice(bytes),
+            Body::File { file, offset, len } if len <= SMALL_FILE => {
+                let start = self.output.len();
+                self.output.resize(start + len as usize, 0);
+                if file
+                    .read_exact_at(&mut self.output[start..], offset)
+                    .is_err()
+                {
+                    // The file shrank or vanished after the head was decided: send what
+                    // the head promised as far as we have it, then close.
+                    self.output.truncate(start);
+                    self.close_after = true;
+                }
+            }
+            Body::File { file, offset, len } => {
+                self.file = Some(FileBody {
+                    file,
+                    offset,
+                    remaining: len,
+                });
+            }
+        }
+    }
+
+    fn has_output(&self) -> bool {
+        self.output_pos < self.output.len() || self.file.is_some()
+    }
+
+    /// Pipelined requests already received are answered before writing, so that their
+    /// responses leave in one write.
+    fn can_batch(&self) -> bool {
+        self.file.is_none()
+            && !self.close_after
+            && self.discard == 0
+            && self.output.len() < BATCH_LIMIT
+            && parse_is_complete(&self.input)
+    }
+
+    fn skip_body(&mut self) {
+        if self.discard > 0 {
+            let n = self.discard.min(self.input.len() as u64) as usize;
+            self.input.drain(..n);
+            self.discard -= n as u64;
+        }
+    }
+
+    /// Writes pending output; Ok(true) when all is sent, Ok(false) when the socket is full.
+    fn flush(&mut self) -> Result<bool, ()> {
+        while self.output_pos < self.output.len() {
+            let mut flags = MsgFlags::MSG_NOSIGNAL;
+            if self.file.is_some() {
+                flags |= MsgFlags::from_bits_retain(libc::MSG_MORE);
+            }
+            match send(
+                std::os::fd::AsRawFd::as_raw_fd(&self.stream),
+                &self.output[self.output_pos..],
+                flags,
+            ) {
+                Ok(n) => {
+                    self.output_pos += n;
+                    self.touch_send_deadline();
+                }
+                Err(Errno::EAGAIN) => return Ok(false),
+                Err(Errno::EINTR) => {}
+                Err(_) => return Err(()),
+            }
+        }
+        self.output.clear();
+        self.output_pos = 0;
+        while let Some(body) = &mut self.file {
+            if body.remaining == 0 {
+                self.file = None;
+                break;
+            }
+            let mut offset = body.offset as i64;
+            let count = body.remaining.min(SENDFILE_CHUNK) as usize;
+            match sendfile64(
+                self.stream.as_fd(),
+                body.file.as_fd(),
+                Some(&mut offset),
+                count,
+            ) {
+                // The file shrank under us: the promised length cannot be met.
+                Ok(0) => return Err(()),
+                Ok(n) => {
+                    body.offset += n as u64;
+                    body.remaining -= n as u64;
+                    self.touch_send_deadline();
+                }
+                Err(Errno::EAGAIN) => return Ok(false),
+                Err(Errno::EINTR) => {}
+                Err(_) => return Err(()),
+            }
+        }
+        Ok(true)
+    }
+
+    fn touch_send_deadline(&mut self) {
+        // Progress was made: the send timeout counts from now.
+        self.deadline = Instant::now() + self.send_timeout;
+    }
+
+    fn set_phase(&mut self, phase: Phase, ctx: &Context, now: Instant) {
+        self.phase = phase;
+        self.deadline = now
+            + match phase {
+                Phase::Idle => ctx.timeouts.keepalive,
+                Phase::Receiving => ctx.timeouts.header,
+                Phase::Sending => ctx.timeouts.send,
+            };
+    }
+}
+
+fn parse_is_complete(input: &[u8]) -> bool {
+    !input.is_empty() && !matches!(parse(input), Ok(Parsed::Partial))
+}

@@ -1,0 +1,56 @@
+//! The classic pre-fork model: each worker takes one connection at a time and serves it,
+//! keep-alive included, until it closes or idles out (as Apache prefork does).
+
+use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::Lifecycle;
+use super::conn::{Conn, Context, Want};
+
+/// How long a wait may last before the worker looks at its stop flag and its master again.
+const CHECK_EVERY_MS: u16 = 1000;
+
+pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle) {
+    while !life.should_stop() {
+        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::from(CHECK_EVERY_MS)).unwrap_or(0) == 0 {
+            continue;
+        }
+        // Another worker may have taken it first: the listener is non-blocking.
+        let Ok((stream, _)) = listener.accept() else {
+            continue;
+        };
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        serve_one(Conn::new(stream, &ctx, Instant::now()), &mut ctx, life);
+    }
+}
+
+fn serve_one(mut conn: Conn, ctx: &mut Context, life: &Lifecycle) {
+    loop {
+        ctx.stopping = life.should_stop();
+        let want = conn.drive(ctx, Instant::now());
+        let events = match want {
+            Want::Close => break,
+            Want::Read => PollFlags::POLLIN,
+            Want::Write => PollFlags::POLLOUT,
+        };
+        let now = Instant::now();
+        if now >= conn.deadline() {
+            conn.time_out(ctx);
+            break;
+        }
+        let wait = (conn.deadline() - now)
+            .as_millis()
+            .min(u128::from(CHECK_EVERY_MS)) as u16;
+        let mut fds = [PollFd::new(conn.stream.as_fd(), events)];
+        // A timeout or EINTR just goes round again: drive() re-checks, the deadline rules.
+        let _ = poll(&mut fds, PollTimeout::from(wait.max(1)));
+    }
+    conn.close();
+}

@@ -1,0 +1,370 @@
+//! Shared harness: start the real binary on a free loopback port, talk HTTP over TCP,
+//! wait for conditions (never fixed sleeps), and clean up every process on drop.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_preforkd");
+
+/// The worker model the suite runs against: `PREFORKD_TEST_MODEL`, else the default.
+pub fn model_args() -> Vec<String> {
+    match std::env::var("PREFORKD_TEST_MODEL") {
+        Ok(m) if !m.is_empty() => vec!["--worker-model".into(), m],
+        _ => vec![],
+    }
+}
+
+/// The server's stderr, line by line, shared with a reader thread.
+#[derive(Clone, Default)]
+pub struct Log(Arc<(Mutex<Vec<String>>, Condvar)>);
+
+impl Log {
+    fn push(&self, line: String) {
+        let (lines, cv) = &*self.0;
+        lines.lock().unwrap().push(line);
+        cv.notify_all();
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.0.0.lock().unwrap().clone()
+    }
+
+    /// Waits until some line satisfies `f`, returning what `f` extracted.
+    pub fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut f: impl FnMut(&str) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let (lines, cv) = &*self.0;
+        let mut guard = lines.lock().unwrap();
+        let mut seen = 0;
+        loop {
+            for line in &guard[seen..] {
+                if let Some(t) = f(line) {
+                    return Some(t);
+                }
+            }
+            seen = guard.len();
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            guard = cv.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Counts the lines containing `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.lines().iter().filter(|l| l.contains(needle)).count()
+    }
+}
+
+pub struct Server {
+    pub child: Option<Child>,
+    pub addr: SocketAddr,
+    pub log: Log,
+    pub root: PathBuf,
+}
+
+/// Parses "... worker 123 started ..." into 123.
+pub fn started_pid(line: &str) -> Option<i32> {
+    let rest = line.split("worker ").nth(1)?;
+    let (pid, tail) = rest.split_once(' ')?;
+    tail.starts_with("started").then(|| pid.parse().ok())?
+}
+
+impl Server {
+    /// Starts preforkd on 127.0.0.1 with a free port, serving `root`, with extra `args`.
+    pub fn start(root: &Path, args: &[&str]) -> Server {
+        Self::start_at(root, "127.0.0.1:0", args)
+    }
+
+    pub fn start_at(root: &Path, bind: &str, args: &[&str]) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("-r").arg(root).arg("-b").arg(bind);
+        cmd.args(model_args());
+        cmd.args(args);
+        let (child, log) = spawn_logged(cmd);
+        let addr = log
+            .wait_for(Duration::from_secs(10), |l| {
+                l.split("listening on ")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("server did not start: {:?}", log.lines()));
+        let server = Server {
+            child: Some(child),
+            addr,
+            log,
+            root: root.to_path_buf(),
+        };
+        let n = args
+            .iter()
+            .position(|a| *a == "-w")
+            .and_then(|i| args.get(i + 1))
+            .map_or(1, |n| n.parse().unwrap());
+        server.wait_workers(n);
+        server
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// Waits until `n` workers have been started in total; returns their pids.
+    pub fn wait_workers(&self, n: usize) -> Vec<i32> {
+        let mut pids = Vec::new();
+        self.log.wait_for(Duration::from_secs(10), |l| {
+            if let Some(p) = started_pid(l) {
+                pids.push(p);
+            }
+            (pids.len() >= n).then_some(())
+        });
+        assert!(
+            pids.len() >= n,
+            "only {} of {n} workers started: {:?}",
+            pids.len(),
+            self.log.lines()
+        );
+        pids
+    }
+
+    /// The live worker processes, from the kernel's list of the master's children.
+    pub fn worker_pids(&self) -> Vec<i32> {
+        children(self.pid())
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: sending a signal to our own child process.
+        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0);
+    }
+
+    /// Waits for the master to exit; returns its exit code (None if killed by a signal).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().unwrap();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit in {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        get(self.addr, path)
+    }
+
+    pub fn request(&self, raw: &[u8]) -> Vec<u8> {
+        raw_exchange(self.addr, raw)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // The server runs in its own process group: this reaches every worker too.
+            // SAFETY: signalling the process group we created for this server.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Spawns a command in its own process group, collecting its stderr.
+pub fn spawn_logged(mut cmd: Command) -> (Child, Log) {
+    cmd.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn preforkd");
+    let log = Log::default();
+    let stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if std::env::var_os("PREFORKD_TEST_VERBOSE").is_some() {
+                eprintln!("server: {line}");
+            }
+            sink.push(line);
+        }
+    });
+    (child, log)
+}
+
+/// The children of a process, from /proc.
+pub fn children(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+pub fn alive(pid: i32) -> bool {
+    // A zombie is dead for our purposes.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+}
+
+/// A GET with `Connection: close`, read to the end.
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    let bytes = raw_exchange(addr, raw.as_bytes());
+    parse_responses(&bytes, false)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            panic!(
+                "no response to GET {path}: {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+}
+
+/// Like [`get`] but reports connection failures instead of panicking.
+pub fn try_get(addr: SocketAddr, path: &str) -> Result<Response, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    s.write_all(raw.as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes)
+        .map_err(|e| format!("read: {e}"))?;
+    parse_responses(&bytes, false)
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no response: {:?}", String::from_utf8_lossy(&bytes)))
+}
+
+/// Sends bytes, reads until the server closes (10 s at most).
+pub fn raw_exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(raw).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// Splits a byte stream into responses, using Content-Length to find each body.
+/// `head_only` marks responses to HEAD (no body whatever the length says).
+pub fn parse_responses(mut bytes: &[u8], head_only: bool) -> Vec<Response> {
+    let mut out = Vec::new();
+    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut headers = HashMap::new();
+        for line in lines {
+            if let Some((n, v)) = line.split_once(':') {
+                headers.insert(n.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        let len: usize = if head_only || status == 304 {
+            0
+        } else {
+            headers
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let body_start = end + 4;
+        let body_end = (body_start + len).min(bytes.len());
+        out.push(Response {
+            status,
+            headers,
+            head,
+            body: bytes[body_start..body_end].to_vec(),
+        });
+        bytes = &bytes[body_end..];
+    }
+    out
+}
+
+/// A temporary document root with a few standard files.
+pub fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("index.html"), "<h1>home</h1>\n").unwrap();
+    std::fs::write(p.join("page.html"), "<p>page</p>\n").unwrap();
+    std::fs::write(p.join("1k.html"), "x".repeat(1024)).unwrap();
+    std::fs::create_dir(p.join("dir")).unwrap();
+    std::fs::write(p.join("dir/index.html"), "<p>dir index</p>\n").unwrap();
+    std::fs::create_dir(p.join("noindex")).unwrap();
+    std::fs::write(p.join("noindex/file.txt"), "f").unwrap();
+    dir
+}
+
+/// A body of `len` deterministic bytes (so corruption is visible).
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8)
+        .collect()
+}
