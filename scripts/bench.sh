@@ -224,20 +224,23 @@ have_server() { # name -> 0 if its binary exists (records a note otherwise)
 }
 
 SRV_PID=""
+# Every server runs in its own session/process group (setsid, which execs in place here, so
+# $! is the server itself): lighttpd with server.max-worker > 1 signals its whole process
+# group on shutdown, which would otherwise kill this script and its caller too.
 start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does not answer
     local name=$1 w=$2 port=$3 dir=$4 conf
     mkdir -p "$dir"
     case $name in
         nginx | nginx-tuned)
             conf=$(conf_nginx "$name" "$w" "$port" "$dir")
-            nginx -p "$dir/" -e "$dir/error.log" -c "$conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
+            setsid nginx -p "$dir/" -e "$dir/error.log" -c "$conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
             ;;
         lighttpd)
             conf=$(conf_lighttpd "$w" "$port" "$dir")
-            lighttpd -D -f "$conf" >"$dir/stdout.log" 2>&1 &
+            setsid lighttpd -D -f "$conf" >"$dir/stdout.log" 2>&1 &
             ;;
         preforkd-event | preforkd-sync)
-            "$PREFORKD" -w "$w" -r "$docroot" -b "127.0.0.1:$port" --worker-model "${name#preforkd-}" \
+            setsid "$PREFORKD" -w "$w" -r "$docroot" -b "127.0.0.1:$port" --worker-model "${name#preforkd-}" \
                 >"$dir/stdout.log" 2>"$dir/error.log" &
             ;;
     esac

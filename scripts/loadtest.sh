@@ -118,7 +118,9 @@ for w in $WORKERS; do
     log=$tmp/server-w$w.log
     args=(-w "$w" -r "$docroot" -b "127.0.0.1:$port")
     [[ -n $MODEL ]] && args+=(--worker-model "$MODEL")
-    "$PREFORKD" "${args[@]}" >"$log" 2>&1 &
+    # own session/process group: a master that signals its process group on shutdown
+    # must not hit this script (setsid execs in place, so $! is the server itself)
+    setsid "$PREFORKD" "${args[@]}" >"$log" 2>&1 &
     server_pid=$!
     if ! wait_ready "$url" "$server_pid"; then
         echo "loadtest: server with -w $w did not answer 200 on $url; log tail:" >&2

@@ -76,7 +76,7 @@ impl Response {
         }
         if let Some(m) = self.last_modified {
             out.extend_from_slice(b"Last-Modified: ");
-            out.extend_from_slice(httpdate::fmt_http_date(m).as_bytes());
+            super::conditional::write_http_date(m, out);
             out.extend_from_slice(b"\r\n");
         }
         if let Some(loc) = &self.location {

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, then every integration test once per worker model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --all-targets
+for model in sync; do
+    echo "== integration tests with --worker-model $model"
+    PREFORKD_TEST_MODEL=$model cargo test --tests --test '*'
+done

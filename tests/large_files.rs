@@ -1,0 +1,132 @@
+//! Files of any size: sendfile with 64-bit offsets, and files that change underneath.
+
+mod common;
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Server, pattern, site};
+
+/// Reads a response head and returns (head text, the stream positioned at the body).
+fn read_head(s: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut byte).unwrap(),
+            1,
+            "connection closed in the head"
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+#[test]
+fn a_sparse_file_over_2_gib_is_served_whole() {
+    const SIZE: u64 = 2_500 * 1024 * 1024; // 2.5 GiB, sparse
+    let root = site();
+    let path = root.path().join("big.bin");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.set_len(SIZE).unwrap();
+    // Distinctive bytes just past the 2 GiB mark and at the very end.
+    let marks = [(2u64 << 30) + 12345, SIZE - 7];
+    for &at in &marks {
+        f.seek(SeekFrom::Start(at)).unwrap();
+        f.write_all(b"MARK").unwrap();
+    }
+    // The last 3 bytes after the final MARK stay sparse.
+    drop(f);
+
+    let srv = Server::start(root.path(), &["-w", "1"]);
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut s);
+    assert!(
+        head.contains(&format!("\r\nContent-Length: {SIZE}\r\n")),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nContent-Type: application/octet-stream\r\n"),
+        "{head}"
+    );
+
+    // Read it all, checking the marks as they pass.
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos: u64 = 0;
+    let mut found = 0;
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        for &at in &marks {
+            if at >= pos && at + 4 <= pos + n as u64 {
+                let i = (at - pos) as usize;
+                assert_eq!(&chunk[i..i + 4], b"MARK", "at {at}");
+                found += 1;
+            } else if at >= pos && at < pos + n as u64 {
+                carry = chunk[(at - pos) as usize..].to_vec();
+            } else if !carry.is_empty() && at < pos && at + 4 > pos {
+                carry.extend_from_slice(&chunk[..(at + 4 - pos) as usize]);
+                assert_eq!(carry, b"MARK");
+                carry.clear();
+                found += 1;
+            }
+        }
+        pos += n as u64;
+    }
+    assert_eq!(pos, SIZE, "body length");
+    assert_eq!(found, marks.len());
+}
+
+#[test]
+fn a_large_file_is_byte_exact() {
+    let root = site();
+    let body = pattern(5 * 1024 * 1024 + 17);
+    std::fs::write(root.path().join("five.bin"), &body).unwrap();
+    let srv = Server::start(root.path(), &["-w", "1"]);
+    let r = srv.get("/five.bin");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert!(r.body == body, "body differs");
+}
+
+#[test]
+fn a_file_that_shrinks_while_sent_does_not_hang_or_crash() {
+    let root = site();
+    let path = root.path().join("shrinking.bin");
+    std::fs::write(&path, pattern(64 * 1024 * 1024)).unwrap();
+    let srv = Server::start(root.path(), &["-w", "1"]);
+    let workers = srv.worker_pids();
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /shrinking.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut s);
+    assert!(head.contains("Content-Length: 67108864"), "{head}");
+    // Take a little, then cut the file down while the rest is being sent.
+    let mut some = vec![0u8; 1 << 20];
+    s.read_exact(&mut some).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(1024)
+        .unwrap();
+    let mut rest = Vec::new();
+    // Ends by EOF (the server closes), never by our 20 s timeout.
+    s.read_to_end(&mut rest)
+        .expect("the server closes the connection");
+    assert!((some.len() + rest.len()) < 64 * 1024 * 1024);
+    assert_eq!(srv.worker_pids(), workers, "the worker survived");
+    assert_eq!(srv.get("/page.html").status, 200);
+}

@@ -1,0 +1,257 @@
+//! The process model under real signals: crash recovery, reload, graceful and fast stop.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Server, alive, pattern, site, started_pid, try_get, wait_until};
+
+/// A client looping GETs on fresh connections until stopped; counts successes and failures.
+struct Loop {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failures: Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Loop {
+    fn start(addr: std::net::SocketAddr, path: &'static str) -> Loop {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, o, f) = (stop.clone(), ok.clone(), failures.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match try_get(addr, path) {
+                    Ok(r) if r.status == 200 => {
+                        o.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => f.lock().unwrap().push(format!("status {}", r.status)),
+                    Err(e) => f.lock().unwrap().push(e),
+                }
+            }
+        });
+        Loop {
+            stop,
+            ok,
+            failures,
+            thread: Some(thread),
+        }
+    }
+
+    fn ok(&self) -> usize {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` more requests have succeeded than now.
+    fn wait_more(&self, n: usize) {
+        let target = self.ok() + n;
+        assert!(
+            wait_until(Duration::from_secs(20), || self.ok() >= target),
+            "request loop stalled"
+        );
+    }
+
+    /// Stops the loop; returns (succeeded, failures).
+    fn finish(mut self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+        (self.ok(), self.failures.lock().unwrap().clone())
+    }
+}
+
+fn kill(pid: i32, sig: i32) {
+    // SAFETY: signalling a process this test started (or its worker).
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill {pid}");
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_queued_connections_are_served() {
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "1"]);
+    assert_eq!(srv.get("/page.html").status, 200);
+    let old = srv.worker_pids();
+    assert_eq!(old.len(), 1);
+    kill(old[0], libc::SIGKILL);
+    // Connect at once: these wait in the master's backlog until the replacement accepts.
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            let addr = srv.addr;
+            std::thread::spawn(move || try_get(addr, "/page.html").map(|r| r.status))
+        })
+        .collect();
+    let results: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert!(results.iter().all(|r| *r == Ok(200)), "{results:?}");
+    let replaced = srv.log.wait_for(Duration::from_secs(1), |l| {
+        started_pid(l).filter(|p| *p != old[0])
+    });
+    assert!(
+        replaced.is_some(),
+        "no replacement within 1 s: {:?}",
+        srv.log.lines()
+    );
+    assert!(
+        srv.log
+            .count(&format!("worker {} killed by signal SIGKILL", old[0]))
+            == 1
+    );
+}
+
+#[test]
+fn kill_9_under_a_request_loop_loses_nothing_queued() {
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "2"]);
+    let lp = Loop::start(srv.addr, "/page.html");
+    lp.wait_more(50);
+    // Kill one worker while the loop runs; its replacement must appear.
+    let victim = srv.worker_pids()[0];
+    kill(victim, libc::SIGKILL);
+    assert!(wait_until(Duration::from_secs(2), || {
+        let now = srv.worker_pids();
+        now.len() == 2 && !now.contains(&victim)
+    }));
+    lp.wait_more(50);
+    let (ok, failures) = lp.finish();
+    // A sync worker killed mid-response loses that one response (as any server would);
+    // a connection still queued is never lost.
+    assert!(failures.len() <= 1, "{failures:?}");
+    eprintln!("kill -9 under load: {ok} ok, failures: {failures:?}");
+    assert!(ok >= 100);
+}
+
+#[test]
+fn hup_replaces_every_worker_without_a_failed_request() {
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "2"]);
+    let master = srv.pid();
+    let old = srv.worker_pids();
+    let lp = Loop::start(srv.addr, "/page.html");
+    lp.wait_more(50);
+    srv.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let now = srv.worker_pids();
+            now.len() == 2 && now.iter().all(|p| !old.contains(p))
+        }),
+        "workers not replaced: {:?}",
+        srv.log.lines()
+    );
+    lp.wait_more(100);
+    let (ok, failures) = lp.finish();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok >= 150);
+    assert_eq!(srv.pid(), master);
+    assert!(alive(master));
+    for pid in old {
+        assert!(srv.log.count(&format!("worker {pid} exited with status 0")) == 1);
+    }
+}
+
+#[test]
+fn term_finishes_a_download_in_flight_then_exits_0() {
+    let root = site();
+    let body = pattern(16 * 1024 * 1024);
+    std::fs::write(root.path().join("16m.bin"), &body).unwrap();
+    let mut srv = Server::start(root.path(), &["-w", "1"]);
+    let workers = srv.worker_pids();
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"GET /16m.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut got = vec![0u8; 1024 * 1024];
+    s.read_exact(&mut got).unwrap();
+    srv.signal(libc::SIGTERM);
+    assert!(
+        srv.log
+            .wait_for(Duration::from_secs(5), |l| l
+                .contains("graceful stop")
+                .then_some(()))
+            .is_some()
+    );
+    // Read the rest slowly at first, so the worker is surely still sending after TERM.
+    std::thread::sleep(Duration::from_millis(200));
+    s.read_to_end(&mut got).unwrap();
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&got[..head_end]).into_owned();
+    assert!(head.contains("Content-Length: 16777216"), "{head}");
+    assert!(head.contains("Connection: keep-alive"), "{head}");
+    assert!(
+        got[head_end..] == body[..],
+        "download corrupted or cut short"
+    );
+    assert_eq!(srv.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(workers.iter().all(|p| !alive(*p)));
+}
+
+#[test]
+fn term_kills_stragglers_after_the_graceful_timeout() {
+    let root = site();
+    std::fs::write(root.path().join("32m.bin"), pattern(32 * 1024 * 1024)).unwrap();
+    let mut srv = Server::start(root.path(), &["-w", "1", "--graceful-timeout", "1"]);
+    let workers = srv.worker_pids();
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.write_all(b"GET /32m.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1024];
+    s.read_exact(&mut first).unwrap();
+    // This client never reads again: the worker cannot finish.
+    srv.signal(libc::SIGTERM);
+    assert_eq!(srv.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(
+        srv.log.count("graceful timeout") == 1,
+        "{:?}",
+        srv.log.lines()
+    );
+    assert!(wait_until(Duration::from_secs(2), || workers
+        .iter()
+        .all(|p| !alive(*p))));
+}
+
+#[test]
+fn int_stops_at_once() {
+    let root = site();
+    let mut srv = Server::start(root.path(), &["-w", "2"]);
+    let workers = srv.worker_pids();
+    srv.signal(libc::SIGINT);
+    assert_eq!(srv.wait_exit(Duration::from_secs(5)), Some(0));
+    assert!(wait_until(Duration::from_secs(2), || workers
+        .iter()
+        .all(|p| !alive(*p))));
+}
+
+#[test]
+fn workers_exit_when_the_master_dies() {
+    let root = site();
+    let mut srv = Server::start(root.path(), &["-w", "2"]);
+    let workers = srv.worker_pids();
+    assert_eq!(workers.len(), 2);
+    kill(srv.pid(), libc::SIGKILL);
+    srv.wait_exit(Duration::from_secs(5));
+    assert!(
+        wait_until(Duration::from_secs(5), || workers
+            .iter()
+            .all(|p| !alive(*p))),
+        "orphaned workers linger"
+    );
+}
+
+#[test]
+fn a_worker_that_cannot_boot_stops_the_master_instead_of_fork_looping() {
+    let root = site();
+    let doomed = root.path().join("doomed");
+    std::fs::create_dir(&doomed).unwrap();
+    std::fs::write(doomed.join("index.html"), "x").unwrap();
+    let mut srv = Server::start(&doomed, &["-w", "1"]);
+    let worker = srv.worker_pids()[0];
+    // Take the root away, then make the master start a new worker.
+    std::fs::remove_dir_all(&doomed).unwrap();
+    kill(worker, libc::SIGKILL);
+    assert_eq!(srv.wait_exit(Duration::from_secs(10)), Some(1));
+    let boots = srv.log.count("started");
+    assert!(boots <= 3, "respawned {boots} times: {:?}", srv.log.lines());
+    assert!(srv.log.count("failed to boot") >= 1);
+}
