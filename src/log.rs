@@ -16,6 +16,15 @@ pub fn error(args: Arguments<'_>) {
     write_line("ERROR", args);
 }
 
+/// One access-log line for a response (combined log format); `request` is None when the
+/// head could not be parsed. A no-op until an access log is configured.
+pub fn access(
+    _peer: std::net::SocketAddr,
+    _request: Option<&crate::http::request::Request<'_>>,
+    _response: &crate::http::response::Response,
+) {
+}
+
 fn write_line(level: &str, args: Arguments<'_>) {
     let (y, mo, d, h, mi, s) = civil(SystemTime::now());
     let line = format!(

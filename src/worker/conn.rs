@@ -5,7 +5,7 @@
 //! socket, `event` with epoll on many. All protocol decisions happen here and in `http`.
 
 use std::io::{ErrorKind, Read};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
@@ -94,6 +94,7 @@ struct FileBody {
 
 pub struct Conn {
     pub stream: TcpStream,
+    peer: SocketAddr,
     input: Vec<u8>,
     output: Vec<u8>,
     output_pos: usize,
@@ -107,9 +108,10 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, ctx: &Context, now: Instant) -> Conn {
+    pub fn new(stream: TcpStream, peer: SocketAddr, ctx: &Context, now: Instant) -> Conn {
         Conn {
             stream,
+            peer,
             input: Vec::new(),
             output: Vec::new(),
             output_pos: 0,
@@ -207,6 +209,7 @@ impl Conn {
             Ok(Parsed::Complete { request, len }) => {
                 let keep_alive = request.keep_alive && !ctx.stopping;
                 let response = respond(&request, &ctx.site, keep_alive, &mut ctx.scratch);
+                crate::log::access(self.peer, Some(&request), &response);
                 self.discard = request.content_length;
                 self.input.drain(..len);
                 response
@@ -214,7 +217,9 @@ impl Conn {
             Err(ParseError(status)) => {
                 // The framing is unknown after a bad head: answer and close.
                 self.input.clear();
-                Response::error(status, false)
+                let response = Response::error(status, false);
+                crate::log::access(self.peer, None, &response);
+                response
             }
         };
         ctx.served += 1;

@@ -30,6 +30,11 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
+    /// Called by every worker model at least once a second and after each connection
+    /// event, with the number of requests served so far: proves the worker alive to the
+    /// master and retires it after `--max-requests` (issue 3 fills this in).
+    pub fn tick(&self, _served: u64) {}
+
     /// True once the master asked for a graceful stop or has died.
     pub fn should_stop(&self) -> bool {
         STOP.load(Ordering::Relaxed) || getppid() != self.master

@@ -20,19 +20,25 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle) {
             continue;
         }
         // Another worker may have taken it first: the listener is non-blocking.
-        let Ok((stream, _)) = listener.accept() else {
+        life.tick(ctx.served);
+        let Ok((stream, peer)) = listener.accept() else {
             continue;
         };
         if stream.set_nonblocking(true).is_err() {
             continue;
         }
         let _ = stream.set_nodelay(true);
-        serve_one(Conn::new(stream, &ctx, Instant::now()), &mut ctx, life);
+        serve_one(
+            Conn::new(stream, peer, &ctx, Instant::now()),
+            &mut ctx,
+            life,
+        );
     }
 }
 
 fn serve_one(mut conn: Conn, ctx: &mut Context, life: &Lifecycle) {
     loop {
+        life.tick(ctx.served);
         ctx.stopping = life.should_stop();
         let want = conn.drive(ctx, Instant::now());
         let events = match want {
