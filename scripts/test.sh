@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --all-targets
-for model in sync; do
+for model in sync; do  # the default (event) ran above
     echo "== integration tests with --worker-model $model"
     PREFORKD_TEST_MODEL=$model cargo test --tests --test '*'
 done

@@ -38,8 +38,12 @@ pub struct Args {
     pub backlog: i32,
 
     /// How a worker serves connections
-    #[arg(long, value_enum, value_name = "MODEL", default_value_t = WorkerModel::Sync)]
+    #[arg(long, value_enum, value_name = "MODEL", default_value_t = WorkerModel::Event)]
     pub worker_model: WorkerModel,
+
+    /// Most connections one event worker holds open at once (more wait in the backlog)
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
 
     /// Seconds a graceful stop waits for workers before killing them
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
@@ -68,6 +72,8 @@ pub struct Args {
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerModel {
+    /// One epoll loop per worker over many connections (nginx)
+    Event,
     /// One connection at a time per worker (Apache prefork)
     Sync,
 }
@@ -90,6 +96,7 @@ pub struct Config {
     pub bind: SocketAddr,
     pub backlog: i32,
     pub worker_model: WorkerModel,
+    pub max_connections: usize,
     pub graceful_timeout: Duration,
     pub timeouts: Timeouts,
     pub serve_hidden: bool,
@@ -127,6 +134,10 @@ impl Config {
             bind,
             backlog: args.backlog,
             worker_model: args.worker_model,
+            max_connections: match args.max_connections {
+                0 => return Err("--max-connections 0: need at least 1".into()),
+                n => n,
+            },
             graceful_timeout: seconds("--graceful-timeout", args.graceful_timeout)?,
             timeouts: Timeouts {
                 header: positive_seconds("--header-timeout", args.header_timeout)?,

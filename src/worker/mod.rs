@@ -4,6 +4,7 @@
 //! file holds what they share: boot, signal flags, and noticing the master's death.
 
 pub mod conn;
+pub mod event;
 pub mod sync;
 
 use std::net::TcpListener;
@@ -67,6 +68,10 @@ pub fn run(listener: &TcpListener, config: &Config, master: Pid) -> i32 {
     let ctx = Context::new(Site { root }, config.timeouts);
     match config.worker_model {
         WorkerModel::Sync => sync::serve(listener, ctx, &life),
+        WorkerModel::Event => {
+            event::raise_nofile_limit();
+            event::serve(listener, ctx, &life, config.max_connections);
+        }
     }
     0
 }

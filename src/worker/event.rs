@@ -1,0 +1,210 @@
+//! The event model: one epoll loop per worker over many non-blocking connections (as
+//! nginx does), so thousands of idle keep-alive clients cannot starve a new one.
+//!
+//! Accepting: the shared listening socket is registered with `EPOLLEXCLUSIVE`, so the
+//! kernel wakes one waiting worker per new connection instead of all of them (no
+//! thundering herd), and a worker that is busy is not waiting, so the idle ones get the
+//! work. Connections are registered edge-triggered for both directions once; `Conn::drive`
+//! always runs until the socket would block, which is what edge triggering requires.
+//! Timeouts are swept a few times a second instead of arming a timer per operation.
+
+use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
+use super::Lifecycle;
+use super::conn::{Conn, Context, Want};
+
+/// The token of the listening socket; connections use their slot index.
+const LISTENER: u64 = u64::MAX;
+/// How often deadlines are checked; a timeout fires at most this late.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// Connections accepted per wake-up before serving the ones already open: bounds the
+/// latency a burst of new clients can add, and leaves some to the other workers.
+const ACCEPT_BATCH: usize = 32;
+/// Events taken from the kernel per wait.
+const EVENTS: usize = 256;
+
+/// The open connections, by slot; a freed slot is reused.
+struct Slab {
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Slab {
+    fn insert(&mut self, conn: Conn) -> usize {
+        self.len += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.conns[i] = Some(conn);
+                i
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<Conn> {
+        let conn = self.conns.get_mut(i)?.take()?;
+        self.free.push(i);
+        self.len -= 1;
+        Some(conn)
+    }
+}
+
+pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_connections: usize) {
+    let epoll = match Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC) {
+        Ok(e) => e,
+        Err(e) => {
+            crate::log::error(format_args!("epoll_create: {e}"));
+            return;
+        }
+    };
+    let listen_event = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, LISTENER);
+    if let Err(e) = epoll.add(listener.as_fd(), listen_event) {
+        crate::log::error(format_args!("epoll_ctl(listener): {e}"));
+        return;
+    }
+    let mut listening = true;
+    let mut slab = Slab {
+        conns: Vec::new(),
+        free: Vec::new(),
+        len: 0,
+    };
+    let mut events = vec![EpollEvent::empty(); EVENTS];
+    let mut last_sweep = Instant::now();
+
+    loop {
+        let timeout = if slab.len == 0 {
+            1000u16
+        } else {
+            SWEEP_EVERY.as_millis() as u16
+        };
+        let n = match epoll.wait(&mut events, EpollTimeout::from(timeout)) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => 0,
+            Err(e) => {
+                crate::log::error(format_args!("epoll_wait: {e}"));
+                break;
+            }
+        };
+        let now = Instant::now();
+        for event in &events[..n] {
+            match event.data() {
+                LISTENER => accept_some(listener, &epoll, &mut slab, &ctx, now, max_connections),
+                token => {
+                    let i = token as usize;
+                    let want = match slab.conns.get_mut(i) {
+                        Some(Some(conn)) => conn.drive(&mut ctx, now),
+                        _ => continue,
+                    };
+                    if want == Want::Close {
+                        close(&epoll, &mut slab, i);
+                    }
+                }
+            }
+        }
+        life.tick(ctx.served);
+
+        // Stop accepting while full, so the backlog waits for a worker with room.
+        let full = slab.len >= max_connections;
+        if listening && (full || ctx.stopping) {
+            let _ = epoll.delete(listener.as_fd());
+            listening = false;
+        } else if !listening && !full && !ctx.stopping {
+            listening = epoll.add(listener.as_fd(), listen_event).is_ok();
+        }
+
+        if n == 0 || now.duration_since(last_sweep) >= SWEEP_EVERY {
+            last_sweep = now;
+            if !ctx.stopping && life.should_stop() {
+                ctx.stopping = true;
+                // Idle connections close now; busy ones after their response.
+                for i in 0..slab.conns.len() {
+                    if let Some(Some(conn)) = slab.conns.get_mut(i)
+                        && conn.is_idle()
+                        && conn.drive(&mut ctx, now) == Want::Close
+                    {
+                        close(&epoll, &mut slab, i);
+                    }
+                }
+            }
+            sweep_deadlines(&epoll, &mut slab, &mut ctx, now);
+            if ctx.stopping && slab.len == 0 {
+                break;
+            }
+        }
+    }
+}
+
+fn accept_some(
+    listener: &TcpListener,
+    epoll: &Epoll,
+    slab: &mut Slab,
+    ctx: &Context,
+    now: Instant,
+    max_connections: usize,
+) {
+    for _ in 0..ACCEPT_BATCH {
+        if slab.len >= max_connections || ctx.stopping {
+            return;
+        }
+        let (stream, peer) = match listener.accept() {
+            Ok(s) => s,
+            // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
+            Err(_) => return,
+        };
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let conn = Conn::new(stream, peer, ctx, now);
+        let i = slab.insert(conn);
+        let Some(Some(conn)) = slab.conns.get(i) else {
+            continue;
+        };
+        let interest = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
+        if epoll
+            .add(conn.stream.as_fd(), EpollEvent::new(interest, i as u64))
+            .is_err()
+        {
+            slab.remove(i);
+        }
+        // The first request usually arrives with the connection; the edge-triggered
+        // registration reports it, so nothing more to do here.
+    }
+}
+
+fn sweep_deadlines(epoll: &Epoll, slab: &mut Slab, ctx: &mut Context, now: Instant) {
+    for i in 0..slab.conns.len() {
+        if let Some(Some(conn)) = slab.conns.get_mut(i)
+            && now >= conn.deadline()
+        {
+            conn.time_out(ctx);
+            close(epoll, slab, i);
+        }
+    }
+}
+
+fn close(epoll: &Epoll, slab: &mut Slab, i: usize) {
+    if let Some(conn) = slab.remove(i) {
+        let _ = epoll.delete(conn.stream.as_fd());
+        conn.close();
+    }
+}
+
+/// Raises the open-file limit to the hard limit, so `--max-connections` is reachable.
+pub fn raise_nofile_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
