@@ -161,8 +161,10 @@ worker_processes $w;
 master_process on;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
+worker_rlimit_nofile $((2 * (IDLE_N + 1024) + 64));
+# sized for the scenarios: nginx preallocates connection/event arrays per worker, so a huge
+# value would inflate its memory figures
+events { worker_connections $((IDLE_N + 1024)); }
 http {
     types { text/html html; text/css css; image/png png; application/octet-stream bin; }
     default_type application/octet-stream;
@@ -241,7 +243,7 @@ start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does n
             ;;
         preforkd-event | preforkd-sync)
             setsid "$PREFORKD" -w "$w" -r "$docroot" -b "127.0.0.1:$port" --worker-model "${name#preforkd-}" \
-                >"$dir/stdout.log" 2>"$dir/error.log" &
+                "${PREFORKD_EXTRA[@]}" >"$dir/stdout.log" 2>"$dir/error.log" &
             ;;
     esac
     SRV_PID=$!
@@ -377,6 +379,12 @@ if [[ " $SERVERS " == *" preforkd-"* && ! -x $PREFORKD && $PREFORKD == target/re
     tail -n 3 "$tmp/cargo-build.log" >&2 || true
 fi
 
+# Same keep-alive timeout as nginx/lighttpd, when the binary has the option.
+PREFORKD_EXTRA=()
+if [[ -x $PREFORKD ]] && "$PREFORKD" --help 2>&1 | grep -q -- '--keepalive-timeout'; then
+    PREFORKD_EXTRA+=(--keepalive-timeout "$KEEPALIVE_TIMEOUT")
+fi
+
 active=()
 for s in $SERVERS; do
     if why=$(have_server "$s"); then active+=("$s"); else note "$s" all "$why (skipped)"; fi
@@ -396,13 +404,13 @@ per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 12))
     echo "- ab: $(ab -V 2>&1 | head -n 1 || true)"
     if [[ -x $PREFORKD ]]; then
         echo "- preforkd: $PREFORKD ($("$PREFORKD" --version 2>&1 | head -n 1 || true))"
-        ka=$("$PREFORKD" --help 2>&1 | grep -iE 'keep.?alive' | tr -s ' ' | tr '\n' ';' || true)
-        echo "- preforkd keep-alive options: ${ka:-none exposed (runs with its defaults)}"
+        echo "- preforkd extra args: ${PREFORKD_EXTRA[*]:-none (its --help shows no --keepalive-timeout: runs with its default)}"
     fi
     echo "- servers: ${active[*]:-none}; workers: $WORKERS; reps: $REPS"
     echo "- wrk -t1 -c100/-c16 -d$WRK_D; ab -n $AB_N -c $AB_C -r; starvation: $IDLE_N idle conns," \
         "wrk -c10 -d$STARV_D, $PROBES probes -m $PROBE_TIMEOUT"
-    echo "- nginx/lighttpd keep-alive: timeout ${KEEPALIVE_TIMEOUT}s, $KEEPALIVE_REQUESTS requests; access logs off"
+    echo "- keep-alive: timeout ${KEEPALIVE_TIMEOUT}s for all (preforkd via --keepalive-timeout when it has it)," \
+        "max $KEEPALIVE_REQUESTS requests per connection for nginx/lighttpd; access logs off everywhere"
     echo "- client and servers share the same $(nproc) cores (no pinning)"
     echo "- estimated time: >= $((nw * REPS * ${#active[@]} * per / 60)) min" \
         "(+ up to $((PROBES * PROBE_TIMEOUT))s per session for starved probes)"

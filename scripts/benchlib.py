@@ -55,6 +55,8 @@ def parse_wrk(text):
             m = re.match(r"^(\d+) requests in", s)
             if m:
                 out["requests"] = int(m.group(1))
+    if out["requests"] == 0:  # wrk prints 0.00us percentiles when nothing completed
+        out["p99_ms"] = "nan"
     return out
 
 
@@ -172,8 +174,7 @@ SCEN = [
       ("idle_answered", "idle conns answered")]),
 ]
 MEM = [("idle_rss_kib", "idle RSS"), ("idle_pss_kib", "idle PSS"),
-       ("loaded_rss_kib", "loaded RSS"), ("loaded_pss_kib", "loaded PSS"),
-       ("worker_idle_rss_kib", "per-worker idle RSS")]
+       ("loaded_rss_kib", "loaded RSS"), ("worker_idle_rss_kib", "per-worker idle RSS")]
 
 
 def _fmt(v, nd=1):

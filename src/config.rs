@@ -49,6 +49,47 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub graceful_timeout: f64,
 
+    /// Read settings from a TOML file whose keys are the long flag names
+    /// (workers = 4, root = "/srv/www"); flags given on the command line win
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Seconds a worker may go without a heartbeat before it is killed and replaced (0 = never)
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Requests after which a worker retires gracefully and is replaced (0 = never)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_requests: u64,
+
+    /// Add a random 0..=J to --max-requests per worker, so they do not all retire together
+    #[arg(long, value_name = "J", default_value_t = 0)]
+    pub max_requests_jitter: u64,
+
+    /// Detach into the background; exits 0 once the server listens
+    #[arg(short = 'd', long)]
+    pub daemon: bool,
+
+    /// Write the master's pid here (removed on exit; refuses to start if it names a live process)
+    #[arg(long, value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+
+    /// Workers drop to this user (name or uid) before serving; the master keeps its own
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Workers drop to this group (name or gid) [default: the user's primary group]
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Access log in the combined format, a file or - for stdout [default: off]
+    #[arg(long, value_name = "PATH|-")]
+    pub access_log: Option<String>,
+
+    /// Error log for the master's and workers' messages, a file or - for stderr [default: -]
+    #[arg(long, value_name = "PATH|-")]
+    pub error_log: Option<String>,
+
     /// Seconds a client has to send a whole request head (then 408)
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub header_timeout: f64,
@@ -68,6 +109,14 @@ pub struct Args {
     /// Which symlinks under the root are followed
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = SymlinkArg::Inside)]
     pub follow_symlinks: SymlinkArg,
+
+    /// Cache-Control value added to 200, 206 and 304 file responses, e.g. "max-age=3600"
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+
+    /// Answer directories without index.html with an HTML listing (otherwise 403)
+    #[arg(long)]
+    pub autoindex: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +150,11 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub serve_hidden: bool,
     pub symlinks: Symlinks,
+    /// Sent as `Cache-Control` on 200/206/304 file responses; checked to be a safe value.
+    pub cache_control: Option<String>,
+    pub autoindex: bool,
+    /// How the master supervises and runs: daemon, pid file, logs, heartbeat, limits.
+    pub process: ProcessConfig,
 }
 
 /// The most workers accepted; more is a typo, not a plan, on any machine.
@@ -150,6 +204,73 @@ impl Config {
                 SymlinkArg::Inside => Symlinks::Inside,
                 SymlinkArg::Always => Symlinks::Always,
             },
+            cache_control: header_value("--cache-control", args.cache_control.as_deref())?,
+            autoindex: args.autoindex,
+            process: ProcessConfig::from_args(args)?,
+        })
+    }
+}
+
+/// The settings of the process model (issue 3), validated like the rest.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// The TOML file the settings were read from, re-read on HUP.
+    pub config_file: Option<PathBuf>,
+    /// None: hung workers are never killed.
+    pub timeout: Option<Duration>,
+    /// 0: workers never retire on their own.
+    pub max_requests: u64,
+    pub max_requests_jitter: u64,
+    pub daemon: bool,
+    /// Absolute, because a daemon changes directory to /.
+    pub pid_file: Option<PathBuf>,
+    /// Whom the workers run as; None keeps the master's identity.
+    pub credentials: Option<crate::privileges::Credentials>,
+    pub access_log: Option<crate::log::Target>,
+    pub error_log: crate::log::Target,
+}
+
+impl ProcessConfig {
+    fn from_args(args: &Args) -> Result<ProcessConfig, String> {
+        let absolute = |flag: &str, p: &std::path::Path| {
+            std::path::absolute(p).map_err(|e| format!("{flag} {}: {e}", p.display()))
+        };
+        let log_target = |flag: &str, text: &str| -> Result<crate::log::Target, String> {
+            match text {
+                "" => Err(format!("{flag}: expected a file name or -")),
+                "-" if flag == "--access-log" => Ok(crate::log::Target::Stdout),
+                "-" => Ok(crate::log::Target::Stderr),
+                path => Ok(crate::log::Target::File(absolute(flag, path.as_ref())?)),
+            }
+        };
+        Ok(ProcessConfig {
+            config_file: args
+                .config
+                .as_deref()
+                .map(|p| absolute("--config", p))
+                .transpose()?,
+            timeout: Some(seconds("--timeout", args.timeout)?).filter(|d| !d.is_zero()),
+            max_requests: args.max_requests,
+            max_requests_jitter: args.max_requests_jitter,
+            daemon: args.daemon,
+            pid_file: args
+                .pid_file
+                .as_deref()
+                .map(|p| absolute("--pid-file", p))
+                .transpose()?,
+            credentials: crate::privileges::Credentials::resolve(
+                args.user.as_deref(),
+                args.group.as_deref(),
+            )?,
+            access_log: args
+                .access_log
+                .as_deref()
+                .map(|t| log_target("--access-log", t))
+                .transpose()?,
+            error_log: match args.error_log.as_deref() {
+                None => crate::log::Target::Stderr,
+                Some(t) => log_target("--error-log", t)?,
+            },
         })
     }
 }
@@ -184,6 +305,19 @@ fn positive_seconds(flag: &str, value: f64) -> Result<Duration, String> {
         return Err(format!("{flag} {value}: must be more than 0"));
     }
     Ok(d)
+}
+
+/// A value copied verbatim into a response header: printable ASCII and spaces only,
+/// so it can never end the header line or smuggle another one in.
+fn header_value(flag: &str, value: Option<&str>) -> Result<Option<String>, String> {
+    let Some(v) = value else { return Ok(None) };
+    let v = v.trim();
+    if v.is_empty() || v.len() > 1024 || !v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Err(format!(
+            "{flag} {v:?}: expected a header value of printable ASCII, e.g. \"max-age=3600\""
+        ));
+    }
+    Ok(Some(v.to_owned()))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::Mode;
 
+use crate::http::autoindex::Entry as DirEntry;
 use crate::http::status::Status;
 
 /// How symlinks under the root are treated.
@@ -42,6 +43,9 @@ pub enum Resolved {
     File(OpenFile),
     /// A directory asked for without its trailing slash: redirect to `path + "/"`.
     AddSlash,
+    /// A directory (asked for with its slash) that has no `index.html`: listed when
+    /// `--autoindex` is on, refused otherwise.
+    Directory(File),
 }
 
 /// An open regular file and what the response needs to know about it.
@@ -52,6 +56,9 @@ pub struct OpenFile {
     pub inode: u64,
     pub content_type: &'static str,
 }
+
+/// The most entries one listing shows, so a huge directory cannot make a huge page.
+pub const MAX_LISTING: usize = 10_000;
 
 /// The most bytes a decoded path may have; longer names no file on Linux.
 const MAX_PATH: usize = 4096;
@@ -71,6 +78,8 @@ impl Root {
     }
 
     /// Resolves a raw request path (percent-encoded, no query) to what it names.
+    /// On success `scratch` holds the normalized path relative to the root of what was
+    /// opened (for a directory index, `dir/index.html`), which [`Root::sidecar`] extends.
     pub fn resolve(&self, raw_path: &[u8], scratch: &mut Vec<u8>) -> Result<Resolved, Status> {
         let trailing_slash = normalize(raw_path, scratch)?;
         if !self.serve_hidden && has_hidden_segment(scratch) {
@@ -84,14 +93,19 @@ impl Root {
             if !trailing_slash {
                 return Ok(Resolved::AddSlash);
             }
-            let index = self
-                .open_beneath(file.as_fd(), b"index.html")
-                .map_err(|_| Status::Forbidden)?;
-            let index = File::from(index);
+            let index = match self.open_beneath(file.as_fd(), b"index.html") {
+                Ok(index) => File::from(index),
+                Err(Status::NotFound) => return Ok(Resolved::Directory(file)),
+                Err(_) => return Err(Status::Forbidden),
+            };
             let meta = index.metadata().map_err(|_| Status::Forbidden)?;
             if !meta.is_file() {
                 return Err(Status::Forbidden);
             }
+            if !scratch.is_empty() {
+                scratch.push(b'/');
+            }
+            scratch.extend_from_slice(b"index.html");
             return Ok(Resolved::File(open_file(index, &meta, b"index.html")));
         }
         if !meta.is_file() {
@@ -102,6 +116,80 @@ impl Root {
             return Err(Status::NotFound);
         }
         Ok(Resolved::File(open_file(file, &meta, scratch)))
+    }
+
+    /// Opens `rel` + `.` + `ext` (e.g. `page.html.br`) when it is a regular file; `rel`
+    /// is the path [`Root::resolve`] left in its scratch buffer and comes back unchanged.
+    /// The sidecar gets the original's Content-Type: it is the same content, encoded.
+    pub fn sidecar(
+        &self,
+        rel: &mut Vec<u8>,
+        ext: &str,
+        content_type: &'static str,
+    ) -> Option<OpenFile> {
+        let len = rel.len();
+        rel.push(b'.');
+        rel.extend_from_slice(ext.as_bytes());
+        let opened = self.open_beneath(self.dir.as_fd(), rel);
+        rel.truncate(len);
+        let file = File::from(opened.ok()?);
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let mut f = open_file(file, &meta, b"");
+        f.content_type = content_type;
+        Some(f)
+    }
+
+    /// The entries of a directory from [`Resolved::Directory`], for a listing: regular
+    /// files and directories only, hidden ones only with `--serve-hidden`, symlinks only
+    /// when the symlink policy would follow them (and then as what they point to), at
+    /// most [`MAX_LISTING`] of them. The second value is true when some were left out
+    /// because of that bound.
+    pub fn list(&self, dir: &File) -> std::io::Result<(Vec<DirEntry>, bool)> {
+        // std cannot read a directory from a descriptor; /proc names this very one, so
+        // nothing is resolved by path again.
+        let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(dir));
+        let mut entries = Vec::new();
+        let mut truncated = false;
+        for entry in std::fs::read_dir(proc_path)? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name();
+            let name = name.as_bytes();
+            if !self.serve_hidden && name.first() == Some(&b'.') {
+                continue;
+            }
+            let Ok(ft) = entry.file_type() else { continue };
+            let meta = if ft.is_symlink() {
+                match self.open_beneath(dir.as_fd(), name) {
+                    Ok(fd) => match File::from(fd).metadata() {
+                        Ok(m) => m,
+                        Err(_) => continue,
+                    },
+                    Err(_) => continue,
+                }
+            } else {
+                match entry.metadata() {
+                    Ok(m) => m,
+                    Err(_) => continue,
+                }
+            };
+            if !meta.is_file() && !meta.is_dir() {
+                continue;
+            }
+            if entries.len() >= MAX_LISTING {
+                truncated = true;
+                break;
+            }
+            entries.push(DirEntry {
+                name: name.to_vec(),
+                is_dir: meta.is_dir(),
+                size: meta.len(),
+                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            });
+        }
+        Ok((entries, truncated))
     }
 
     fn open_beneath(
@@ -169,7 +257,7 @@ pub fn normalize(raw: &[u8], out: &mut Vec<u8>) -> Result<bool, Status> {
         match byte {
             Some(0) => return Err(Status::BadRequest),
             Some(b'/') | None => {
-                let segment = &out[segment_start..];
+                let segment = out.get(segment_start..).unwrap_or_default();
                 let is_dir_segment = matches!(segment, b"" | b"." | b"..");
                 match segment {
                     b"" | b"." => out.truncate(segment_start),
@@ -220,9 +308,12 @@ fn hex(b: u8) -> Option<u8> {
 /// `mime_guess` table for the rest, `application/octet-stream` when unknown.
 pub fn content_type(name: &[u8]) -> &'static str {
     let ext = match name.iter().rposition(|&b| b == b'.') {
-        Some(dot) if !name[dot + 1..].contains(&b'/') => &name[dot + 1..],
-        _ => return "application/octet-stream",
+        Some(dot) => name.get(dot + 1..).unwrap_or_default(),
+        None => return "application/octet-stream",
     };
+    if ext.contains(&b'/') {
+        return "application/octet-stream";
+    }
     let Ok(ext) = std::str::from_utf8(ext) else {
         return "application/octet-stream";
     };
@@ -318,5 +409,158 @@ mod tests {
         assert_eq!(content_type(b"a.unknownext"), "application/octet-stream");
         assert_eq!(content_type(b"noext"), "application/octet-stream");
         assert_eq!(content_type(b"dir.d/noext"), "application/octet-stream");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    //! Property tests: whatever the request path, nothing outside the root is opened.
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::os::fd::AsRawFd;
+    use std::path::PathBuf;
+
+    /// Pieces that make traversal attempts likely, mixed with arbitrary bytes.
+    fn hostile_path() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"/".to_vec()),
+            Just(b"..".to_vec()),
+            Just(b".".to_vec()),
+            Just(b"%2e".to_vec()),
+            Just(b"%2E%2e".to_vec()),
+            Just(b"%2f".to_vec()),
+            Just(b"%2F".to_vec()),
+            Just(b"%00".to_vec()),
+            Just(b"%".to_vec()),
+            Just(b"out".to_vec()),
+            Just(b"abs".to_vec()),
+            Just(b"up".to_vec()),
+            Just(b"in".to_vec()),
+            Just(b"sub".to_vec()),
+            Just(b"subl".to_vec()),
+            Just(b"deep".to_vec()),
+            Just(b"secret.txt".to_vec()),
+            Just(b"a.txt".to_vec()),
+            Just(b"index.html".to_vec()),
+            Just(b".env".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..4),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|pieces| {
+            let mut p = vec![b'/'];
+            pieces.into_iter().for_each(|x| p.extend(x));
+            p
+        })
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        inside: Root,
+        never: Root,
+    }
+
+    /// A root whose parent holds a secret, with symlinks that point out of the root
+    /// (relative, absolute, through a subdirectory) and some that stay inside.
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
+        let root = dir.path().join("www");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+        std::fs::write(root.join(".env"), "hidden").unwrap();
+        std::fs::write(root.join("sub/index.html"), "i").unwrap();
+        let link =
+            |target: &str, name: &str| std::os::unix::fs::symlink(target, root.join(name)).unwrap();
+        link("../secret.txt", "out");
+        link("/etc/passwd", "abs");
+        link("..", "up");
+        link("a.txt", "in");
+        link("sub", "subl");
+        link("../../secret.txt", "sub/deep");
+        link("../up", "sub/up2");
+        let root = std::fs::canonicalize(root).unwrap();
+        Fixture {
+            inside: Root::open(&root, Symlinks::Inside, false).unwrap(),
+            never: Root::open(&root, Symlinks::Never, false).unwrap(),
+            root,
+            _dir: dir,
+        }
+    }
+
+    fn assert_inside(root: &Path, fd: &impl AsRawFd, input: &[u8]) {
+        let opened = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert!(
+            opened.starts_with(root),
+            "{:?} opened {opened:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+
+    fn check_normalized(input: &[u8]) {
+        let mut out = Vec::new();
+        if normalize(input, &mut out).is_ok() {
+            assert!(!out.contains(&0), "{input:?} -> {out:?}");
+            assert!(
+                !out.starts_with(b"/") && !out.ends_with(b"/"),
+                "{input:?} -> {out:?}"
+            );
+            if !out.is_empty() {
+                for seg in out.split(|&b| b == b'/') {
+                    assert!(
+                        !seg.is_empty() && seg != b"." && seg != b"..",
+                        "{input:?} -> {out:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn normalize_yields_plain_relative_segments(input in proptest::collection::vec(any::<u8>(), 0..64)) {
+            check_normalized(&input);
+        }
+
+        #[test]
+        fn normalize_hostile_paths(input in hostile_path()) {
+            check_normalized(&input);
+        }
+    }
+
+    #[test]
+    fn resolve_never_opens_outside_the_root() {
+        let f = fixture();
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+        runner
+            .run(&hostile_path(), |input| {
+                for root in [&f.inside, &f.never] {
+                    let mut scratch = Vec::new();
+                    match root.resolve(&input, &mut scratch) {
+                        Ok(Resolved::File(file)) => assert_inside(&f.root, &file.file, &input),
+                        Ok(Resolved::Directory(dir)) => assert_inside(&f.root, &dir, &input),
+                        Ok(Resolved::AddSlash) | Err(_) => {}
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        // The fixture's escape hatches really are there: `always` does leave the root.
+        let always = Root::open(&f.root, Symlinks::Always, false).unwrap();
+        let mut scratch = Vec::new();
+        assert!(matches!(
+            always.resolve(b"/out", &mut scratch),
+            Ok(Resolved::File(_))
+        ));
+        assert!(matches!(
+            f.inside.resolve(b"/out", &mut scratch),
+            Err(Status::Forbidden)
+        ));
+        assert!(matches!(
+            f.inside.resolve(b"/in", &mut scratch),
+            Ok(Resolved::File(_))
+        ));
     }
 }

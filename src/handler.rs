@@ -1,13 +1,45 @@
 //! A parsed request and the document root in, a response decision out.
+//!
+//! For a file the order is RFC 9110's: pick the representation (a pre-compressed
+//! sidecar or the file itself), evaluate the preconditions against its validators
+//! (304/412), then the Range header, guarded by If-Range (206/416), else 200.
 
-use crate::files::{Resolved, Root};
+use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::files::{OpenFile, Resolved, Root};
+use crate::http::autoindex;
+use crate::http::conditional::{self, Precondition, Validators};
+use crate::http::encoding::{self, Coding};
+use crate::http::range::{self, BOUNDARY_LEN, RangeOutcome, Ranges};
 use crate::http::request::{Method, Request};
-use crate::http::response::{Body, Response};
+use crate::http::response::{Body, ContentRange, Part, Response};
 use crate::http::status::Status;
 
 /// What every worker knows about the site it serves.
 pub struct Site {
     pub root: Root,
+    /// `--cache-control`, for 200/206/304 file responses.
+    pub cache_control: Option<&'static str>,
+    /// `--autoindex`: list directories that have no index.html.
+    pub autoindex: bool,
+}
+
+impl Site {
+    pub fn new(root: Root, config: &Config) -> Site {
+        Site {
+            root,
+            // Leaked once per worker: it lives as long as the process, and responses can
+            // then carry it as a plain `&'static str` with no copy per request.
+            cache_control: config
+                .cache_control
+                .clone()
+                .map(|v| &*Box::leak(v.into_boxed_str())),
+            autoindex: config.autoindex,
+        }
+    }
 }
 
 /// Decides the response to one request. `keep_alive` is whether the connection may
@@ -24,20 +56,9 @@ pub fn respond(
     }
     let path = req.path();
     let mut response = match site.root.resolve(path, scratch) {
-        Ok(Resolved::File(f)) => Response {
-            status: Status::Ok,
-            content_type: Some(f.content_type),
-            content_length: f.size,
-            last_modified: Some(f.modified),
-            location: None,
-            keep_alive,
-            head_only,
-            body: Body::File {
-                file: f.file,
-                offset: 0,
-                len: f.size,
-            },
-        },
+        Ok(Resolved::File(f)) => file_response(req, site, f, scratch, keep_alive),
+        Ok(Resolved::Directory(dir)) if site.autoindex => listing(site, &dir, scratch, keep_alive),
+        Ok(Resolved::Directory(_)) => Response::error(Status::Forbidden, keep_alive),
         Ok(Resolved::AddSlash) => {
             let mut location = path.to_vec();
             location.push(b'/');
@@ -49,4 +70,272 @@ pub fn respond(
     };
     response.head_only = head_only;
     response
+}
+
+/// The answer for a regular file; `rel` is its path relative to the root.
+fn file_response(
+    req: &Request<'_>,
+    site: &Site,
+    plain: OpenFile,
+    rel: &mut Vec<u8>,
+    keep_alive: bool,
+) -> Response {
+    let content_type = plain.content_type;
+    let (f, coding, has_sidecar) = choose_representation(req, &site.root, plain, rel);
+    let validators = Validators::new(f.size, f.modified, f.inode, coding.map(Coding::extension));
+    let size = f.size;
+
+    let mut r = match conditional::evaluate(
+        true,
+        req.header("if-match"),
+        req.header("if-none-match"),
+        req.header("if-modified-since"),
+        req.header("if-unmodified-since"),
+        &validators,
+    ) {
+        Precondition::NotModified => {
+            let mut r = Response::new(Status::NotModified, keep_alive);
+            r.last_modified = Some(validators.last_modified);
+            r.etag = Some(validators.etag);
+            r.cache_control = site.cache_control;
+            r.vary_encoding = has_sidecar;
+            return r;
+        }
+        Precondition::Failed => Response::error(Status::PreconditionFailed, keep_alive),
+        Precondition::Proceed => match range_outcome(req, &validators, size) {
+            RangeOutcome::Ignore => {
+                let mut r = Response::new(Status::Ok, keep_alive);
+                r.content_type = Some(content_type);
+                r.content_length = size;
+                r.body = Body::File {
+                    file: f.file,
+                    offset: 0,
+                    len: size,
+                };
+                r.cache_control = site.cache_control;
+                r
+            }
+            RangeOutcome::Unsatisfiable => {
+                let mut r = Response::error(Status::RangeNotSatisfiable, keep_alive);
+                r.content_range = Some(ContentRange::Unsatisfied { size });
+                r
+            }
+            RangeOutcome::Satisfiable(ranges) => {
+                let mut r = partial(f.file, content_type, &ranges, size, keep_alive);
+                r.cache_control = site.cache_control;
+                r
+            }
+        },
+    };
+    if r.status != Status::PreconditionFailed {
+        r.last_modified = Some(validators.last_modified);
+        r.etag = Some(validators.etag);
+        r.content_encoding = coding.map(Coding::header_value);
+    }
+    r.accept_ranges = true;
+    r.vary_encoding = has_sidecar;
+    r
+}
+
+/// Picks the sidecar (`.br`, `.gz`) the client accepts, or the file itself. Also says
+/// whether any sidecar exists, since then every answer for this URL varies with
+/// Accept-Encoding, whatever this client sent.
+fn choose_representation(
+    req: &Request<'_>,
+    root: &Root,
+    plain: OpenFile,
+    rel: &mut Vec<u8>,
+) -> (OpenFile, Option<Coding>, bool) {
+    // A request for the compressed file itself is served as that file, as it is.
+    if rel.ends_with(b".br") || rel.ends_with(b".gz") {
+        return (plain, None, false);
+    }
+    let ct = plain.content_type;
+    let br = root.sidecar(rel, Coding::Br.extension(), ct);
+    let gz = root.sidecar(rel, Coding::Gzip.extension(), ct);
+    let has_sidecar = br.is_some() || gz.is_some();
+    let wanted = req
+        .header("accept-encoding")
+        .and_then(|ae| encoding::preferred(ae, br.is_some(), gz.is_some()));
+    match (wanted, br, gz) {
+        (Some(Coding::Br), Some(f), _) => (f, Some(Coding::Br), true),
+        (Some(Coding::Gzip), _, Some(f)) => (f, Some(Coding::Gzip), true),
+        _ => (plain, None, has_sidecar),
+    }
+}
+
+/// The Range decision: only GET has range semantics (RFC 9110 §14.2), and If-Range
+/// turns a stale range request into a plain 200.
+fn range_outcome(req: &Request<'_>, v: &Validators, size: u64) -> RangeOutcome {
+    if req.method != Method::Get {
+        return RangeOutcome::Ignore;
+    }
+    let Some(header) = req.header("range") else {
+        return RangeOutcome::Ignore;
+    };
+    if let Some(if_range) = req.header("if-range")
+        && !conditional::if_range_allows(if_range, v)
+    {
+        return RangeOutcome::Ignore;
+    }
+    range::evaluate(header, size)
+}
+
+/// A 206: one range as a plain body, several as `multipart/byteranges`.
+fn partial(
+    file: File,
+    content_type: &'static str,
+    ranges: &Ranges,
+    size: u64,
+    keep_alive: bool,
+) -> Response {
+    let mut r = Response::new(Status::PartialContent, keep_alive);
+    if let [one] = ranges.as_slice() {
+        r.content_type = Some(content_type);
+        r.content_length = one.length();
+        r.content_range = Some(ContentRange::Bytes { range: *one, size });
+        r.body = Body::File {
+            file,
+            offset: one.start,
+            len: one.length(),
+        };
+        return r;
+    }
+    let boundary = range::multipart_boundary(boundary_seed());
+    let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
+    for one in ranges {
+        let mut head = Vec::with_capacity(64 + BOUNDARY_LEN + content_type.len());
+        range::multipart_part_head(&boundary, content_type, *one, size, &mut head);
+        parts.push(Part::Bytes(head));
+        parts.push(Part::Range {
+            offset: one.start,
+            len: one.length(),
+        });
+    }
+    let mut tail = Vec::with_capacity(8 + BOUNDARY_LEN);
+    range::multipart_tail(&boundary, &mut tail);
+    parts.push(Part::Bytes(tail));
+    r.content_length = range::multipart_length(BOUNDARY_LEN, content_type, ranges.as_slice(), size);
+    r.boundary = Some(boundary);
+    r.body = Body::Parts { file, parts };
+    r
+}
+
+/// Entropy for a multipart boundary: it only has to be unlikely to occur in the file,
+/// and differ between responses, not be secret.
+fn boundary_seed() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    nanos ^ (u64::from(std::process::id()) << 40) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The `--autoindex` page of a directory; `rel` is its path relative to the root.
+fn listing(site: &Site, dir: &File, rel: &[u8], keep_alive: bool) -> Response {
+    let Ok((mut entries, truncated)) = site.root.list(dir) else {
+        return Response::error(Status::Forbidden, keep_alive);
+    };
+    let html = autoindex::render(rel, &mut entries, truncated);
+    let mut r = Response::new(Status::Ok, keep_alive);
+    r.content_type = Some(autoindex::CONTENT_TYPE);
+    r.content_length = html.len() as u64;
+    r.body = Body::Bytes(html);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::Symlinks;
+    use crate::http::request::{Parsed, parse};
+
+    fn site(dir: &std::path::Path, autoindex: bool) -> Site {
+        Site {
+            root: Root::open(dir, Symlinks::Inside, false).unwrap(),
+            cache_control: Some("max-age=60"),
+            autoindex,
+        }
+    }
+
+    fn answer(site: &Site, head: &str) -> Response {
+        let raw = format!("{head}\r\n\r\n");
+        let Ok(Parsed::Complete { request, .. }) = parse(raw.as_bytes()) else {
+            panic!("bad test request {head:?}");
+        };
+        respond(&request, site, true, &mut Vec::new())
+    }
+
+    #[test]
+    fn multipart_length_matches_the_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), vec![b'x'; 5000]).unwrap();
+        let s = site(dir.path(), false);
+        let r = answer(
+            &s,
+            "GET /f.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=0-0,10-99,-7",
+        );
+        assert_eq!(r.status, Status::PartialContent);
+        assert!(r.boundary.is_some());
+        assert_eq!(r.cache_control, Some("max-age=60"));
+        let Body::Parts { parts, .. } = &r.body else {
+            panic!("not multipart");
+        };
+        let sum: u64 = parts
+            .iter()
+            .map(|p| match p {
+                Part::Bytes(b) => b.len() as u64,
+                Part::Range { len, .. } => *len,
+            })
+            .sum();
+        assert_eq!(sum, r.content_length);
+        assert_eq!(parts.len(), 7);
+    }
+
+    #[test]
+    fn precondition_order_and_head() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), "hello").unwrap();
+        let s = site(dir.path(), false);
+        let ok = answer(&s, "HEAD /f.txt HTTP/1.1\r\nHost: a");
+        assert!(ok.head_only && ok.accept_ranges && ok.etag.is_some());
+        let tag = ok.etag.unwrap().as_str().to_owned();
+        let r = answer(
+            &s,
+            &format!("GET /f.txt HTTP/1.1\r\nHost: a\r\nIf-None-Match: {tag}\r\nRange: bytes=0-1"),
+        );
+        assert_eq!(r.status, Status::NotModified);
+        assert!(matches!(r.body, Body::Empty));
+        let r = answer(
+            &s,
+            "GET /f.txt HTTP/1.1\r\nHost: a\r\nIf-Match: \"x\"\r\nRange: bytes=0-1",
+        );
+        assert_eq!(r.status, Status::PreconditionFailed);
+        assert!(r.etag.is_none());
+        let r = answer(&s, "GET /f.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=9-");
+        assert_eq!(r.status, Status::RangeNotSatisfiable);
+        assert_eq!(r.content_range, Some(ContentRange::Unsatisfied { size: 5 }));
+    }
+
+    #[test]
+    fn directories_without_index() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/<b>.txt"), "x").unwrap();
+        let off = site(dir.path(), false);
+        assert_eq!(answer(&off, "GET /d/ HTTP/1.0").status, Status::Forbidden);
+        let on = site(dir.path(), true);
+        let r = answer(&on, "GET /d/ HTTP/1.0");
+        assert_eq!(r.status, Status::Ok);
+        let Body::Bytes(html) = r.body else {
+            panic!("no listing");
+        };
+        let html = String::from_utf8(html).unwrap();
+        assert!(
+            html.contains("href=\"%3Cb%3E.txt\">&lt;b&gt;.txt</a>"),
+            "{html}"
+        );
+        assert_eq!(r.content_length, html.len() as u64);
+    }
 }

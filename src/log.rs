@@ -1,8 +1,143 @@
-//! The error log: one line per event, with a timestamp, the pid and a level.
+//! The error log (one line per event, with a timestamp, the pid and a level) and the
+//! access log (combined format, buffered per worker). Both are reopened on USR1.
 
 use std::fmt::Arguments;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::http::request::Request;
+use crate::http::response::{Body, Response};
+
+/// Where a log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    Stderr,
+    File(PathBuf),
+}
+
+/// An open log: the target and, for a file, the descriptor written to.
+struct Sink {
+    target: Target,
+    file: Option<File>,
+}
+
+impl Sink {
+    const STDERR: Sink = Sink {
+        target: Target::Stderr,
+        file: None,
+    };
+
+    fn open(target: &Target, owner: Option<(u32, u32)>) -> std::io::Result<Sink> {
+        let file = match target {
+            Target::File(path) => {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o644)
+                    .open(path)?;
+                // Workers that dropped privileges reopen this path on USR1 themselves.
+                if let Some((uid, gid)) = owner {
+                    let _ = std::os::unix::fs::fchown(&file, Some(uid), Some(gid));
+                }
+                Some(file)
+            }
+            _ => None,
+        };
+        Ok(Sink {
+            target: target.clone(),
+            file,
+        })
+    }
+
+    /// One write per call: with O_APPEND, lines from several processes do not interleave.
+    fn write(&mut self, bytes: &[u8]) {
+        let _ = match (&mut self.file, &self.target) {
+            (Some(f), _) => f.write_all(bytes),
+            (None, Target::Stdout) => std::io::stdout().lock().write_all(bytes),
+            (None, _) => std::io::stderr().lock().write_all(bytes),
+        };
+    }
+}
+
+/// The access log's buffer; flushed when full, at least once a second, and on exit.
+struct Access {
+    sink: Sink,
+    buf: Vec<u8>,
+    last_flush: Instant,
+}
+
+/// Flush the access buffer at this size even within the second.
+const ACCESS_BUFFER: usize = 32 * 1024;
+const ACCESS_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+// Each process is single-threaded; the mutexes only make the statics safe to share.
+static ERROR: Mutex<Sink> = Mutex::new(Sink::STDERR);
+static ACCESS: Mutex<Option<Access>> = Mutex::new(None);
+/// The owner given to log files the master creates, so workers can reopen them.
+static OWNER: Mutex<Option<(u32, u32)>> = Mutex::new(None);
+
+/// Opens the configured logs, replacing the current ones; on error nothing changes.
+pub fn open(
+    error: &Target,
+    access: Option<&Target>,
+    owner: Option<(u32, u32)>,
+) -> Result<(), String> {
+    let error_sink = Sink::open(error, owner).map_err(|e| format!("--error-log {}: {e}", show(error)))?;
+    let access_sink = access
+        .map(|t| Sink::open(t, owner).map_err(|e| format!("--access-log {}: {e}", show(t))))
+        .transpose()?;
+    flush();
+    *OWNER.lock().unwrap_or_else(|e| e.into_inner()) = owner;
+    *ERROR.lock().unwrap_or_else(|e| e.into_inner()) = error_sink;
+    *ACCESS.lock().unwrap_or_else(|e| e.into_inner()) = access_sink.map(|sink| Access {
+        sink,
+        buf: Vec::with_capacity(ACCESS_BUFFER),
+        last_flush: Instant::now(),
+    });
+    Ok(())
+}
+
+/// Reopens the log files by name (after logrotate moved them); a log that cannot be
+/// reopened keeps writing to its old file, with a warning.
+pub fn reopen() {
+    flush();
+    let owner = *OWNER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut failed = Vec::new();
+    {
+        let mut error = ERROR.lock().unwrap_or_else(|e| e.into_inner());
+        match Sink::open(&error.target, owner) {
+            Ok(sink) => *error = sink,
+            Err(e) => failed.push(format!("error log {}: {e}", show(&error.target))),
+        }
+    }
+    if let Some(access) = ACCESS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        match Sink::open(&access.sink.target, owner) {
+            Ok(sink) => access.sink = sink,
+            Err(e) => failed.push(format!("access log {}: {e}", show(&access.sink.target))),
+        }
+    }
+    for f in failed {
+        warn(format_args!("cannot reopen {f}; still writing to the old file"));
+    }
+}
+
+/// The error log's file, for a daemon's stdout and stderr; None when it is a stream.
+pub fn error_file() -> Option<File> {
+    let error = ERROR.lock().unwrap_or_else(|e| e.into_inner());
+    error.file.as_ref().and_then(|f| f.try_clone().ok())
+}
+
+fn show(t: &Target) -> String {
+    match t {
+        Target::Stdout | Target::Stderr => "-".into(),
+        Target::File(p) => p.display().to_string(),
+    }
+}
 
 pub fn info(args: Arguments<'_>) {
     write_line("INFO", args);
@@ -16,23 +151,118 @@ pub fn error(args: Arguments<'_>) {
     write_line("ERROR", args);
 }
 
-/// One access-log line for a response (combined log format); `request` is None when the
-/// head could not be parsed. A no-op until an access log is configured.
-pub fn access(
-    _peer: std::net::SocketAddr,
-    _request: Option<&crate::http::request::Request<'_>>,
-    _response: &crate::http::response::Response,
-) {
-}
-
 fn write_line(level: &str, args: Arguments<'_>) {
     let (y, mo, d, h, mi, s) = civil(SystemTime::now());
     let line = format!(
         "[{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} +0000] [{}] [{level}] {args}\n",
         std::process::id()
     );
-    // One write per line, so lines from several processes do not interleave.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    ERROR
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .write(line.as_bytes());
+}
+
+/// One access-log line for a response (combined log format); `request` is None when the
+/// head could not be parsed. A no-op unless --access-log is set.
+pub fn access(peer: std::net::SocketAddr, request: Option<&Request<'_>>, response: &Response) {
+    if let Some(request) = request {
+        crate::heartbeat::hang_if_asked(request.path());
+    }
+    let mut guard = ACCESS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(log) = guard.as_mut() else { return };
+    format_combined(&mut log.buf, peer, request, response, SystemTime::now());
+    if log.buf.len() >= ACCESS_BUFFER {
+        log.flush();
+    }
+}
+
+/// Writes the access buffer out if a second has passed since the last flush.
+pub fn flush_if_due() {
+    if let Some(log) = ACCESS.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        && log.last_flush.elapsed() >= ACCESS_FLUSH_EVERY
+    {
+        log.flush();
+    }
+}
+
+/// Writes the access buffer out now (on exit and before a reopen).
+pub fn flush() {
+    if let Some(log) = ACCESS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        log.flush();
+    }
+}
+
+impl Access {
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            self.sink.write(&self.buf);
+            self.buf.clear();
+        }
+        self.last_flush = Instant::now();
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `host - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 2326 "referer" "agent"`
+fn format_combined(
+    out: &mut Vec<u8>,
+    peer: std::net::SocketAddr,
+    request: Option<&Request<'_>>,
+    response: &Response,
+    now: SystemTime,
+) {
+    let (y, mo, d, h, mi, s) = civil(now);
+    let month = MONTHS[(mo - 1) as usize];
+    let _ = write!(
+        out,
+        "{} - - [{d:02}/{month}/{y:04}:{h:02}:{mi:02}:{s:02} +0000] \"",
+        peer.ip()
+    );
+    match request {
+        Some(r) => {
+            escape(out, r.method_raw);
+            out.push(b' ');
+            escape(out, r.target);
+            let _ = write!(out, " HTTP/1.{}", r.minor);
+        }
+        None => out.push(b'-'),
+    }
+    let sent = match response.body {
+        _ if response.head_only => 0,
+        Body::Empty => 0,
+        _ => response.content_length,
+    };
+    let _ = write!(out, "\" {} ", response.status.code());
+    if sent == 0 {
+        out.push(b'-');
+    } else {
+        let _ = write!(out, "{sent}");
+    }
+    for name in ["referer", "user-agent"] {
+        out.extend_from_slice(b" \"");
+        match request.and_then(|r| r.header(name)) {
+            Some(v) => escape(out, v),
+            None => out.push(b'-'),
+        }
+        out.push(b'"');
+    }
+    out.push(b'\n');
+}
+
+/// Client-supplied bytes in a log line: quotes, backslashes and non-printable bytes are
+/// hex-escaped (as nginx does), so a request cannot forge a line or a field.
+fn escape(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            let _ = write!(out, "\\x{b:02X}");
+        } else {
+            out.push(b);
+        }
+    }
 }
 
 /// UTC calendar fields of a time: (year, month, day, hour, minute, second).
@@ -56,6 +286,7 @@ pub fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::request::{Parsed, parse};
     use std::time::Duration;
 
     #[test]
@@ -65,5 +296,32 @@ mod tests {
         assert_eq!(civil(t), (1994, 11, 6, 8, 49, 37));
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(civil(t), (2000, 2, 29, 0, 0, 0));
+    }
+
+    #[test]
+    fn combined_format() {
+        let raw = b"GET /a\"b HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\nReferer: http://r/\r\n\r\n";
+        let Ok(Parsed::Complete { request, .. }) = parse(raw) else {
+            panic!("parse")
+        };
+        let mut response = Response::error(crate::http::status::Status::NotFound, true);
+        response.head_only = false;
+        let mut out = Vec::new();
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        format_combined(
+            &mut out,
+            "10.0.0.1:5000".parse().unwrap(),
+            Some(&request),
+            &response,
+            t,
+        );
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.starts_with(
+                "10.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a\\x22b HTTP/1.1\" 404 "
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with(" \"http://r/\" \"t/1\"\n"), "{line}");
     }
 }

@@ -242,7 +242,8 @@ pub fn write_http_date(t: SystemTime, out: &mut Vec<u8>) {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().min(MAX_SECS));
     let date = httpdate::HttpDate::from(UNIX_EPOCH + Duration::from_secs(secs));
-    out.extend_from_slice(date.to_string().as_bytes());
+    // Formatting straight into `out` keeps the response head free of a String per date.
+    let _ = std::io::Write::write_fmt(out, format_args!("{date}"));
 }
 
 /// `(floor(seconds), nanos)` relative to the Unix epoch, also for pre-epoch

@@ -1,5 +1,9 @@
 //! The HTTP/1.1 protocol without sockets: bytes in, decisions out.
+//!
+//! Everything here is fed bytes a client chose, so it is kept free of `unsafe`.
+#![forbid(unsafe_code)]
 
+pub mod autoindex;
 pub mod conditional;
 pub mod date;
 pub mod encoding;

@@ -40,7 +40,22 @@ pub struct Request<'a> {
     pub content_length: u64,
     /// The connection may carry another request after this one.
     pub keep_alive: bool,
+    /// The fields the server reads, found while parsing so a lookup costs nothing.
+    known: [Option<&'a [u8]>; KNOWN.len()],
 }
+
+/// Fields looked up for most requests (conditionals, ranges, encodings, the access log).
+const KNOWN: [&str; 9] = [
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "accept-encoding",
+    "referer",
+    "user-agent",
+];
 
 /// Why a head was refused; the connection is closed after the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,40 +95,68 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
     let mut pos = fields_start;
     let mut count = 0usize;
     let mut summary = Summary::default();
+    const TOO_LARGE: ParseError = ParseError(Status::HeaderFieldsTooLarge);
     loop {
         let rest = &buf_from[pos..];
-        let Some(nl) = memchr(b'\n', rest) else {
+        let partial = || {
             if rest.len() > MAX_FIELD_LINE || pos + rest.len() > MAX_HEAD {
-                return Err(ParseError(Status::HeaderFieldsTooLarge));
+                Err(TOO_LARGE)
+            } else {
+                Ok(Parsed::Partial)
             }
-            return Ok(Parsed::Partial);
         };
-        let field = trim_cr(&rest[..nl]);
-        let fields_end = pos;
-        pos += nl + 1;
-        if pos > MAX_HEAD || field.len() > MAX_FIELD_LINE {
-            return Err(ParseError(Status::HeaderFieldsTooLarge));
-        }
-        if field.is_empty() {
-            let fields = &buf_from[fields_start..fields_end];
+        // The empty line that ends the head.
+        let blank = match rest {
+            [b'\r', b'\n', ..] => Some(2),
+            [b'\n', ..] => Some(1),
+            [] | [b'\r'] => return partial(),
+            _ => None,
+        };
+        if let Some(n) = blank {
+            let fields = &buf_from[fields_start..pos];
             let request = finish(method_raw, target, minor, fields, &summary)?;
             return Ok(Parsed::Complete {
                 request,
-                len: start + pos,
+                len: start + pos + n,
             });
+        }
+        // One pass over the name (a token, then a colon at once: no whitespace before
+        // it, no obsolete folding), one vectorised pass over the value to its line end.
+        let Some(name_len) = rest.iter().position(|&b| !is_tchar(b)) else {
+            return partial();
+        };
+        if name_len == 0 || rest[name_len] != b':' {
+            return Err(ParseError(Status::BadRequest));
+        }
+        let value_start = name_len + 1;
+        let Some(i) = memchr::memchr3(b'\n', b'\r', 0, &rest[value_start..]) else {
+            return partial();
+        };
+        let stop = value_start + i;
+        let next = match (rest[stop], rest.get(stop + 1)) {
+            (b'\n', _) => stop + 1,
+            (b'\r', Some(b'\n')) => stop + 2,
+            (b'\r', None) => return partial(),
+            _ => return Err(ParseError(Status::BadRequest)), // NUL or a bare CR
+        };
+        if stop > MAX_FIELD_LINE || pos + next > MAX_HEAD {
+            return Err(TOO_LARGE);
         }
         count += 1;
         if count > MAX_FIELDS {
-            return Err(ParseError(Status::HeaderFieldsTooLarge));
+            return Err(TOO_LARGE);
         }
-        let (name, value) = split_field(field)?;
-        summary.note(name, value)?;
+        summary.note(&rest[..name_len], trim(&rest[value_start..stop]))?;
+        pos += next;
     }
 }
 
 impl<'a> Request<'a> {
     /// The value of the first field called `name` (case-insensitive), trimmed.
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        if let Some(i) = KNOWN.iter().position(|k| k.eq_ignore_ascii_case(name)) {
+            return self.known[i];
+        }
         FieldLines(self.fields)
             .filter_map(|l| split_field(l).ok())
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
@@ -143,7 +186,8 @@ impl<'a> Request<'a> {
 
 /// What the parser learns from the fields while it validates them.
 #[derive(Default)]
-struct Summary {
+struct Summary<'a> {
+    known: [Option<&'a [u8]>; KNOWN.len()],
     host: bool,
     content_length: Option<u64>,
     transfer_encoding: bool,
@@ -151,8 +195,21 @@ struct Summary {
     keep_alive: bool,
 }
 
-impl Summary {
-    fn note(&mut self, name: &[u8], value: &[u8]) -> Result<(), ParseError> {
+impl<'a> Summary<'a> {
+    fn note(&mut self, name: &[u8], value: &'a [u8]) -> Result<(), ParseError> {
+        // Most fields are none of ours: the length rules them out before any comparison.
+        if !matches!(name.len(), 4 | 5 | 7 | 8 | 10 | 13 | 14 | 15 | 17 | 19) {
+            return Ok(());
+        }
+        if let Some(i) = KNOWN
+            .iter()
+            .position(|k| k.len() == name.len() && k.as_bytes().eq_ignore_ascii_case(name))
+        {
+            if self.known[i].is_none() {
+                self.known[i] = Some(value);
+            }
+            return Ok(());
+        }
         if name.eq_ignore_ascii_case(b"host") {
             if self.host {
                 return Err(ParseError(Status::BadRequest));
@@ -186,7 +243,7 @@ fn finish<'a>(
     target: &'a [u8],
     minor: u8,
     fields: &'a [u8],
-    s: &Summary,
+    s: &Summary<'a>,
 ) -> Result<Request<'a>, ParseError> {
     if s.transfer_encoding && s.content_length.is_some() {
         return Err(ParseError(Status::BadRequest));
@@ -216,6 +273,7 @@ fn finish<'a>(
         fields,
         content_length: s.content_length.unwrap_or(0),
         keep_alive,
+        known: s.known,
     })
 }
 
@@ -263,7 +321,8 @@ fn split_field(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
         return Err(bad);
     }
     let value = trim(&line[colon + 1..]);
-    if value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+    // The line holds no LF (it was split on them); a bare CR or NUL inside is refused.
+    if memchr::memchr2(0, b'\r', value).is_some() {
         return Err(bad);
     }
     Ok((name, value))
@@ -322,8 +381,24 @@ fn plausible_start(buf: &[u8]) -> bool {
 }
 
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// RFC 9110 §5.6.2 token characters, as a table: this runs for every byte of a name.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -334,11 +409,11 @@ fn trim(s: &[u8]) -> &[u8] {
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+    memchr::memchr(needle, hay)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 #[cfg(test)]
@@ -372,6 +447,19 @@ mod tests {
         assert_eq!(r.header("user-agent"), Some(&b"t"[..]));
         assert_eq!(r.header("HOST"), Some(&b"x"[..]));
         assert_eq!(r.header("missing"), None);
+    }
+
+    #[test]
+    fn known_and_other_fields_are_found_alike() {
+        let buf = b"GET / HTTP/1.1\r\nHost: x\r\nRANGE: bytes=0-1\r\nX-Other: o\r\n\
+                    Range: bytes=5-6\r\nuser-agent: ua\r\nIf-None-Match: \"a\"\r\n\r\n";
+        let (r, _) = ok(buf);
+        assert_eq!(r.header("Range"), Some(&b"bytes=0-1"[..]), "the first one wins");
+        assert_eq!(r.header("User-Agent"), Some(&b"ua"[..]));
+        assert_eq!(r.header("if-none-match"), Some(&b"\"a\""[..]));
+        assert_eq!(r.header("x-other"), Some(&b"o"[..]));
+        assert_eq!(r.header("if-match"), None);
+        assert_eq!(r.header("referer"), None);
     }
 
     #[test]

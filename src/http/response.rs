@@ -4,6 +4,8 @@ use std::fs::File;
 use std::io::Write;
 use std::time::SystemTime;
 
+use super::conditional::ETag;
+use super::range::{self, BOUNDARY_LEN, ByteRange};
 use super::status::Status;
 
 /// The value of the `Server` header.
@@ -13,12 +15,39 @@ pub const SERVER: &str = concat!("preforkd/", env!("CARGO_PKG_VERSION"));
 pub enum Body {
     Empty,
     Static(&'static [u8]),
+    /// Bytes made for this response (a directory listing).
+    Bytes(Vec<u8>),
     /// `len` bytes of `file` from `offset`.
     File {
         file: File,
         offset: u64,
         len: u64,
     },
+    /// Pieces of one file with framing bytes between them (`multipart/byteranges`).
+    Parts {
+        file: File,
+        parts: Vec<Part>,
+    },
+}
+
+/// One piece of a [`Body::Parts`] body, sent in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Bytes(Vec<u8>),
+    /// `len` bytes of the body's file from `offset`.
+    Range {
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// The `Content-Range` of a 206 with one range, or of a 416.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes a-b/size`
+    Bytes { range: ByteRange, size: u64 },
+    /// `bytes */size`
+    Unsatisfied { size: u64 },
 }
 
 /// Everything needed to write one response.
@@ -34,9 +63,43 @@ pub struct Response {
     /// HEAD: the same head as GET, no body.
     pub head_only: bool,
     pub body: Body,
+    pub etag: Option<ETag>,
+    /// The `--cache-control` value (validated at start-up: no controls, no CR or LF).
+    pub cache_control: Option<&'static str>,
+    /// Set when a pre-compressed sidecar is sent.
+    pub content_encoding: Option<&'static str>,
+    /// `Vary: Accept-Encoding`: the answer depends on it (the file has a sidecar).
+    pub vary_encoding: bool,
+    /// `Accept-Ranges: bytes`, on responses for files.
+    pub accept_ranges: bool,
+    pub content_range: Option<ContentRange>,
+    /// A 206 with several ranges: the Content-Type is `multipart/byteranges` with this
+    /// boundary (the file's own type goes into each part).
+    pub boundary: Option<[u8; BOUNDARY_LEN]>,
 }
 
 impl Response {
+    /// A response with no body and no optional fields; callers fill in the rest.
+    pub fn new(status: Status, keep_alive: bool) -> Response {
+        Response {
+            status,
+            content_type: None,
+            content_length: 0,
+            last_modified: None,
+            location: None,
+            keep_alive,
+            head_only: false,
+            body: Body::Empty,
+            etag: None,
+            cache_control: None,
+            content_encoding: None,
+            vary_encoding: false,
+            accept_ranges: false,
+            content_range: None,
+            boundary: None,
+        }
+    }
+
     /// An error page; `keep_alive` only where the connection can safely carry on.
     pub fn error(status: Status, keep_alive: bool) -> Response {
         let body = status.error_body().as_bytes();
@@ -49,6 +112,13 @@ impl Response {
             keep_alive,
             head_only: false,
             body: Body::Static(body),
+            etag: None,
+            cache_control: None,
+            content_encoding: None,
+            vary_encoding: false,
+            accept_ranges: false,
+            content_range: None,
+            boundary: None,
         }
     }
 
@@ -66,7 +136,11 @@ impl Response {
         } else {
             b"\r\nConnection: close\r\n".as_slice()
         });
-        if let Some(t) = self.content_type {
+        if let Some(b) = &self.boundary {
+            out.extend_from_slice(b"Content-Type: ");
+            range::multipart_content_type(b, out);
+            out.extend_from_slice(b"\r\n");
+        } else if let Some(t) = self.content_type {
             out.extend_from_slice(b"Content-Type: ");
             out.extend_from_slice(t.as_bytes());
             out.extend_from_slice(b"\r\n");
@@ -78,6 +152,40 @@ impl Response {
             out.extend_from_slice(b"Last-Modified: ");
             super::conditional::write_http_date(m, out);
             out.extend_from_slice(b"\r\n");
+        }
+        if let Some(tag) = &self.etag {
+            out.extend_from_slice(b"ETag: ");
+            out.extend_from_slice(tag.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(cc) = self.cache_control {
+            out.extend_from_slice(b"Cache-Control: ");
+            out.extend_from_slice(cc.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(ce) = self.content_encoding {
+            out.extend_from_slice(b"Content-Encoding: ");
+            out.extend_from_slice(ce.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if self.vary_encoding {
+            out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+        }
+        if self.accept_ranges {
+            out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
+        }
+        match self.content_range {
+            Some(ContentRange::Bytes { range: r, size }) => {
+                out.extend_from_slice(b"Content-Range: ");
+                range::content_range(r, size, out);
+                out.extend_from_slice(b"\r\n");
+            }
+            Some(ContentRange::Unsatisfied { size }) => {
+                out.extend_from_slice(b"Content-Range: ");
+                range::unsatisfied_content_range(size, out);
+                out.extend_from_slice(b"\r\n");
+            }
+            None => {}
         }
         if let Some(loc) = &self.location {
             out.extend_from_slice(b"Location: ");

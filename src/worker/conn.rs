@@ -4,6 +4,8 @@
 //! may be ready and wait for what it returns ([`Want`]); `sync` waits with `poll` on one
 //! socket, `event` with epoll on many. All protocol decisions happen here and in `http`.
 
+use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
@@ -17,7 +19,7 @@ use nix::sys::socket::{MsgFlags, send};
 use crate::handler::{Site, respond};
 use crate::http::date::DateCache;
 use crate::http::request::{ParseError, Parsed, parse};
-use crate::http::response::{Body, Response};
+use crate::http::response::{Body, Part, Response};
 use crate::http::status::Status;
 
 /// Files up to this size are read into the response buffer and sent with the head in
@@ -86,10 +88,11 @@ enum Phase {
     Sending,
 }
 
-struct FileBody {
-    file: std::fs::File,
-    offset: u64,
-    remaining: u64,
+/// A piece of a body still to send after the buffered output.
+enum Chunk {
+    Bytes { data: Vec<u8>, pos: usize },
+    /// Bytes of the connection's `body_file`, sent with `sendfile`.
+    File { offset: u64, remaining: u64 },
 }
 
 pub struct Conn {
@@ -98,13 +101,17 @@ pub struct Conn {
     input: Vec<u8>,
     output: Vec<u8>,
     output_pos: usize,
-    file: Option<FileBody>,
+    /// The file that `Chunk::File` pieces are sent from.
+    body_file: Option<File>,
+    /// What follows `output` (large files, multipart bodies), in order.
+    chunks: VecDeque<Chunk>,
     /// Request body bytes still to be read and thrown away.
     discard: u64,
     close_after: bool,
     phase: Phase,
     deadline: Instant,
     send_timeout: Duration,
+    peer_closed: bool,
 }
 
 impl Conn {
@@ -115,18 +122,25 @@ impl Conn {
             input: Vec::new(),
             output: Vec::new(),
             output_pos: 0,
-            file: None,
+            body_file: None,
+            chunks: VecDeque::new(),
             discard: 0,
             close_after: false,
             phase: Phase::Receiving,
             deadline: now + ctx.timeouts.header,
             send_timeout: ctx.timeouts.send,
+            peer_closed: false,
         }
     }
 
     /// When the connection times out unless something happens first.
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// The peer closed or reset its side: the next `drive` must read to see it.
+    pub fn note_hangup(&mut self) {
+        self.peer_closed = true;
     }
 
     /// Whether the connection sits between requests (safe to close when stopping).
@@ -136,6 +150,7 @@ impl Conn {
 
     /// Does all the work possible now without blocking.
     pub fn drive(&mut self, ctx: &mut Context, now: Instant) -> Want {
+        let mut drained = false;
         loop {
             if self.has_output() && !self.can_batch() {
                 match self.flush() {
@@ -163,9 +178,15 @@ impl Conn {
             if ctx.stopping && self.phase == Phase::Idle {
                 return Want::Close;
             }
+            if drained && !self.peer_closed {
+                return Want::Read;
+            }
             match self.stream.read(&mut ctx.read_buf) {
                 Ok(0) => return Want::Close,
                 Ok(n) => {
+                    // A short read emptied the socket: the next read would only say
+                    // EAGAIN, and new data brings a new readiness event anyway.
+                    drained = n < ctx.read_buf.len();
                     self.input.extend_from_slice(&ctx.read_buf[..n]);
                     if self.phase == Phase::Idle {
                         self.set_phase(Phase::Receiving, ctx, now);
@@ -239,37 +260,69 @@ impl Conn {
         match response.body {
             Body::Empty => {}
             Body::Static(bytes) => self.output.extend_from_slice(bytes),
+            Body::Bytes(bytes) => self.output.extend_from_slice(&bytes),
             Body::File { file, offset, len } if len <= SMALL_FILE => {
-                let start = self.output.len();
-                self.output.resize(start + len as usize, 0);
-                if file
-                    .read_exact_at(&mut self.output[start..], offset)
-                    .is_err()
-                {
-                    // The file shrank or vanished after the head was decided: send what
-                    // the head promised as far as we have it, then close.
-                    self.output.truncate(start);
-                    self.close_after = true;
-                }
+                self.read_into_output(&file, offset, len);
             }
             Body::File { file, offset, len } => {
-                self.file = Some(FileBody {
-                    file,
+                self.body_file = Some(file);
+                self.chunks.push_back(Chunk::File {
                     offset,
                     remaining: len,
                 });
             }
+            // Small multipart bodies go out with the head in one write, like small files.
+            Body::Parts { file, parts } if response.content_length <= SMALL_FILE => {
+                for part in parts {
+                    match part {
+                        Part::Bytes(bytes) => self.output.extend_from_slice(&bytes),
+                        Part::Range { offset, len } => {
+                            if !self.read_into_output(&file, offset, len) {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Body::Parts { file, parts } => {
+                self.body_file = Some(file);
+                self.chunks.extend(parts.into_iter().map(|part| match part {
+                    Part::Bytes(data) => Chunk::Bytes { data, pos: 0 },
+                    Part::Range { offset, len } => Chunk::File {
+                        offset,
+                        remaining: len,
+                    },
+                }));
+            }
         }
     }
 
+    /// Appends `len` bytes of `file` from `offset` to the output; false if they could
+    /// not all be read.
+    fn read_into_output(&mut self, file: &File, offset: u64, len: u64) -> bool {
+        let start = self.output.len();
+        self.output.resize(start + len as usize, 0);
+        if file
+            .read_exact_at(&mut self.output[start..], offset)
+            .is_err()
+        {
+            // The file shrank or vanished after the head was decided: send what
+            // the head promised as far as we have it, then close.
+            self.output.truncate(start);
+            self.close_after = true;
+            return false;
+        }
+        true
+    }
+
     fn has_output(&self) -> bool {
-        self.output_pos < self.output.len() || self.file.is_some()
+        self.output_pos < self.output.len() || !self.chunks.is_empty()
     }
 
     /// Pipelined requests already received are answered before writing, so that their
     /// responses leave in one write.
     fn can_batch(&self) -> bool {
-        self.file.is_none()
+        self.chunks.is_empty()
             && !self.close_after
             && self.discard == 0
             && self.output.len() < BATCH_LIMIT
@@ -288,7 +341,7 @@ impl Conn {
     fn flush(&mut self) -> Result<bool, ()> {
         while self.output_pos < self.output.len() {
             let mut flags = MsgFlags::MSG_NOSIGNAL;
-            if self.file.is_some() {
+            if !self.chunks.is_empty() {
                 flags |= MsgFlags::from_bits_retain(libc::MSG_MORE);
             }
             match send(
@@ -307,31 +360,54 @@ impl Conn {
         }
         self.output.clear();
         self.output_pos = 0;
-        while let Some(body) = &mut self.file {
-            if body.remaining == 0 {
-                self.file = None;
+        loop {
+            let more = self.chunks.len() > 1;
+            let Some(chunk) = self.chunks.front_mut() else {
                 break;
-            }
-            let mut offset = body.offset as i64;
-            let count = body.remaining.min(SENDFILE_CHUNK) as usize;
-            match sendfile64(
-                self.stream.as_fd(),
-                body.file.as_fd(),
-                Some(&mut offset),
-                count,
-            ) {
-                // The file shrank under us: the promised length cannot be met.
-                Ok(0) => return Err(()),
-                Ok(n) => {
-                    body.offset += n as u64;
-                    body.remaining -= n as u64;
-                    self.touch_send_deadline();
+            };
+            let sent = match chunk {
+                Chunk::Bytes { data, pos } => {
+                    let Some(rest) = data.get(*pos..).filter(|r| !r.is_empty()) else {
+                        self.chunks.pop_front();
+                        continue;
+                    };
+                    let mut flags = MsgFlags::MSG_NOSIGNAL;
+                    if more {
+                        flags |= MsgFlags::from_bits_retain(libc::MSG_MORE);
+                    }
+                    let sent = send(std::os::fd::AsRawFd::as_raw_fd(&self.stream), rest, flags);
+                    if let Ok(n) = sent {
+                        *pos += n;
+                    }
+                    sent
                 }
+                Chunk::File { offset, remaining } => {
+                    let Some(file) = self.body_file.as_ref().filter(|_| *remaining > 0) else {
+                        self.chunks.pop_front();
+                        continue;
+                    };
+                    let mut off = *offset as i64;
+                    let count = (*remaining).min(SENDFILE_CHUNK) as usize;
+                    match sendfile64(self.stream.as_fd(), file.as_fd(), Some(&mut off), count) {
+                        // The file shrank under us: the promised length cannot be met.
+                        Ok(0) => return Err(()),
+                        Ok(n) => {
+                            *offset += n as u64;
+                            *remaining -= n as u64;
+                            Ok(n)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match sent {
+                Ok(_) => self.touch_send_deadline(),
                 Err(Errno::EAGAIN) => return Ok(false),
                 Err(Errno::EINTR) => {}
                 Err(_) => return Err(()),
             }
         }
+        self.body_file = None;
         Ok(true)
     }
 

@@ -101,7 +101,15 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
                 token => {
                     let i = token as usize;
                     let want = match slab.conns.get_mut(i) {
-                        Some(Some(conn)) => conn.drive(&mut ctx, now),
+                        Some(Some(conn)) => {
+                            let hangup = EpollFlags::EPOLLRDHUP
+                                | EpollFlags::EPOLLHUP
+                                | EpollFlags::EPOLLERR;
+                            if event.events().intersects(hangup) {
+                                conn.note_hangup();
+                            }
+                            conn.drive(&mut ctx, now)
+                        }
                         _ => continue,
                     };
                     if want == Want::Close {
@@ -169,7 +177,10 @@ fn accept_some(
         let Some(Some(conn)) = slab.conns.get(i) else {
             continue;
         };
-        let interest = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
+        let interest = EpollFlags::EPOLLIN
+            | EpollFlags::EPOLLOUT
+            | EpollFlags::EPOLLRDHUP
+            | EpollFlags::EPOLLET;
         if epoll
             .add(conn.stream.as_fd(), EpollEvent::new(interest, i as u64))
             .is_err()

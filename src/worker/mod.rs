@@ -16,6 +16,7 @@ use nix::unistd::{Pid, getppid};
 use crate::config::{Config, WorkerModel};
 use crate::files::Root;
 use crate::handler::Site;
+use crate::heartbeat::Slot;
 use crate::log;
 use conn::Context;
 
@@ -24,26 +25,52 @@ use conn::Context;
 pub const EXIT_BOOT_ERROR: i32 = 3;
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Raised by USR1: reopen the log files at the next tick.
+static REOPEN: AtomicBool = AtomicBool::new(false);
 
 /// How a worker learns that it should stop taking new work.
 pub struct Lifecycle {
     master: Pid,
+    /// Where this worker proves itself alive to the master (--timeout).
+    heartbeat: Option<Slot>,
+    /// Retire after this many requests (--max-requests plus this worker's jitter).
+    max_requests: Option<u64>,
 }
 
 impl Lifecycle {
     /// Called by every worker model at least once a second and after each connection
     /// event, with the number of requests served so far: proves the worker alive to the
     /// master and retires it after `--max-requests` (issue 3 fills this in).
-    pub fn tick(&self, _served: u64) {}
+    pub fn tick(&self, served: u64) {
+        if let Some(slot) = &self.heartbeat {
+            slot.beat();
+        }
+        if REOPEN.swap(false, Ordering::Relaxed) {
+            log::reopen();
+        }
+        log::flush_if_due();
+        if let Some(limit) = self.max_requests
+            && served >= limit
+            && !STOP.swap(true, Ordering::Relaxed)
+        {
+            log::info(format_args!(
+                "worker served {served} requests (--max-requests): retiring"
+            ));
+        }
+    }
 
-    /// True once the master asked for a graceful stop or has died.
+    /// True once the master asked for a graceful stop or has died. Also a heartbeat:
+    /// an idle worker's loop asks this every second without calling `tick`.
     pub fn should_stop(&self) -> bool {
+        if let Some(slot) = &self.heartbeat {
+            slot.beat();
+        }
         STOP.load(Ordering::Relaxed) || getppid() != self.master
     }
 }
 
 /// Runs a worker to the end; the return value is the process's exit code.
-pub fn run(listener: &TcpListener, config: &Config, master: Pid) -> i32 {
+pub fn run(listener: &TcpListener, config: &Config, master: Pid, heartbeat: Option<Slot>) -> i32 {
     if let Err(e) = install_signal_handlers() {
         log::error(format_args!("worker cannot install signal handlers: {e}"));
         return EXIT_BOOT_ERROR;
@@ -51,7 +78,21 @@ pub fn run(listener: &TcpListener, config: &Config, master: Pid) -> i32 {
     // Die with the master even if it is killed with SIGKILL; the ppid check covers
     // the moment before this call.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGTERM);
-    let life = Lifecycle { master };
+    // Before the root is opened, so the root must be readable by the user we serve as.
+    if let Some(credentials) = &config.process.credentials
+        && let Err(e) = credentials.drop_privileges()
+    {
+        log::error(format_args!(
+            "worker cannot drop privileges to {}: {e}",
+            credentials.label
+        ));
+        return EXIT_BOOT_ERROR;
+    }
+    let life = Lifecycle {
+        master,
+        heartbeat,
+        max_requests: max_requests(config),
+    };
     if life.should_stop() {
         return 0;
     }
@@ -65,7 +106,7 @@ pub fn run(listener: &TcpListener, config: &Config, master: Pid) -> i32 {
             return EXIT_BOOT_ERROR;
         }
     };
-    let ctx = Context::new(Site { root }, config.timeouts);
+    let ctx = Context::new(Site::new(root, config), config.timeouts);
     match config.worker_model {
         WorkerModel::Sync => sync::serve(listener, ctx, &life),
         WorkerModel::Event => {
@@ -73,11 +114,29 @@ pub fn run(listener: &TcpListener, config: &Config, master: Pid) -> i32 {
             event::serve(listener, ctx, &life, config.max_connections);
         }
     }
+    log::flush();
     0
+}
+
+/// This worker's request limit: --max-requests plus a pseudo-random share of the
+/// jitter (the pid and the clock are random enough to spread retirements out).
+fn max_requests(config: &Config) -> Option<u64> {
+    let base = config.process.max_requests;
+    if base == 0 {
+        return None;
+    }
+    let jitter = config.process.max_requests_jitter;
+    let seed = u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ crate::heartbeat::now_ms();
+    Some(base + seed % jitter.saturating_add(1))
 }
 
 extern "C" fn on_stop(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
+}
+
+extern "C" fn on_reopen(_: libc::c_int) {
+    REOPEN.store(true, Ordering::Relaxed);
 }
 
 /// Replaces the handlers inherited from the master: TERM and QUIT ask for a graceful
@@ -91,16 +150,22 @@ fn install_signal_handlers() -> nix::Result<()> {
     );
     let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: on_stop only stores to an atomic, which is async-signal-safe; the other
-    // actions are the kernel's own dispositions.
+    let reopen = SigAction::new(
+        SigHandler::Handler(on_reopen),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: on_stop and on_reopen only store to an atomic, which is async-signal-safe;
+    // the other actions are the kernel's own dispositions.
     unsafe {
         sigaction(Signal::SIGTERM, &stop)?;
+        sigaction(Signal::SIGUSR1, &reopen)?;
+        sigaction(Signal::SIGABRT, &default)?;
         sigaction(Signal::SIGQUIT, &stop)?;
         sigaction(Signal::SIGINT, &default)?;
         sigaction(Signal::SIGCHLD, &default)?;
         for sig in [
             Signal::SIGHUP,
-            Signal::SIGUSR1,
             Signal::SIGUSR2,
             Signal::SIGTTIN,
             Signal::SIGTTOU,
@@ -114,5 +179,6 @@ fn install_signal_handlers() -> nix::Result<()> {
     unblocked.add(Signal::SIGTERM);
     unblocked.add(Signal::SIGQUIT);
     unblocked.add(Signal::SIGINT);
+    unblocked.add(Signal::SIGUSR1);
     unblocked.thread_unblock()
 }

@@ -93,6 +93,19 @@ impl Server {
         cmd.arg("-r").arg(root).arg("-b").arg(bind);
         cmd.args(model_args());
         cmd.args(args);
+        Self::launch(cmd, root, args)
+    }
+
+    /// Starts preforkd with the given worker model whatever `PREFORKD_TEST_MODEL` says,
+    /// for tests that only make sense with one model.
+    pub fn start_model(root: &Path, model: &str, args: &[&str]) -> Server {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("-r").arg(root).args(["-b", "127.0.0.1:0", "--worker-model", model]);
+        cmd.args(args);
+        Self::launch(cmd, root, args)
+    }
+
+    fn launch(cmd: Command, root: &Path, args: &[&str]) -> Server {
         let (child, log) = spawn_logged(cmd);
         let addr = log
             .wait_for(Duration::from_secs(10), |l| {
@@ -367,4 +380,247 @@ pub fn pattern(len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8)
         .collect()
+}
+
+/// One request with extra header lines (`Connection: close` is added), read to the end.
+pub fn request_with(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    raw.push_str("\r\n");
+    let bytes = raw_exchange(addr, raw.as_bytes());
+    parse_responses(&bytes, method == "HEAD")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no response to {method} {path}: {:?}", String::from_utf8_lossy(&bytes)))
+}
+
+/// A GET with extra header lines.
+pub fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    request_with(addr, "GET", path, headers)
+}
+
+/// Connects with a read timeout, so a test can never hang on a silent server.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Reads from `s` until `n` whole responses (by Content-Length) have arrived.
+pub fn read_n_responses(s: &mut TcpStream, n: usize, head_only: bool) -> Vec<Response> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let rs = parse_responses(&buf, head_only);
+        let complete = rs.len() >= n
+            && rs.iter().all(|r| {
+                let want: usize = if head_only || r.status == 304 {
+                    0
+                } else {
+                    r.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0)
+                };
+                r.body.len() == want
+            });
+        if complete {
+            return rs;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return rs,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            Err(e) => panic!("read after {} bytes: {e}: {:?}", buf.len(), String::from_utf8_lossy(&buf)),
+        }
+    }
+}
+
+/// Whether the server closes `s` within `within` (EOF or reset), after whatever it sends.
+pub fn closes_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let deadline = Instant::now() + within;
+    let mut sink = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut sink) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+// ---- Supervisor helpers (issue 3) ----
+
+/// Sends `sig` to `pid`; panics if the process does not exist.
+pub fn send(pid: i32, sig: i32) {
+    // SAFETY: signalling a process this test started (or one of its workers).
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
+}
+
+/// The `preforkd` command with the root, a bind address and the model under test.
+pub fn command(root: &Path, bind: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("-r").arg(root).arg("-b").arg(bind);
+    cmd.args(model_args());
+    cmd.args(args);
+    cmd
+}
+
+/// Parses "... listening on ADDR, ..." into ADDR.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
+    line.split("listening on ")
+        .nth(1)?
+        .split(',')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The pid in brackets that every log line carries: "[date] [PID] [LEVEL] ...".
+pub fn line_pid(line: &str) -> Option<i32> {
+    line.split("] [").nth(1)?.parse().ok()
+}
+
+impl Server {
+    /// Starts a prepared command (see [`command`]) and waits until it listens.
+    pub fn start_cmd(cmd: Command, root: &Path, workers: usize) -> Server {
+        let (child, log) = spawn_logged(cmd);
+        let addr = log
+            .wait_for(Duration::from_secs(10), listening_addr)
+            .unwrap_or_else(|| panic!("server did not start: {:?}", log.lines()));
+        let server = Server {
+            child: Some(child),
+            addr,
+            log,
+            root: root.to_path_buf(),
+        };
+        server.wait_workers(workers);
+        server
+    }
+
+    /// Waits for a log line containing `needle`, panicking with the log if none comes.
+    pub fn expect_line(&self, needle: &str, timeout: Duration) -> String {
+        self.log
+            .wait_for(timeout, |l| l.contains(needle).then(|| l.to_string()))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in {:?}", self.log.lines()))
+    }
+}
+
+/// A client looping GETs on fresh connections until stopped; counts successes and failures.
+pub struct RequestLoop {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    ok: Arc<std::sync::atomic::AtomicUsize>,
+    failures: Arc<Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RequestLoop {
+    pub fn start(addr: SocketAddr, path: &'static str) -> RequestLoop {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let (s, o, f) = (stop.clone(), ok.clone(), failures.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match try_get(addr, path) {
+                    Ok(r) if r.status == 200 => {
+                        o.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => f.lock().unwrap().push(format!("status {}", r.status)),
+                    Err(e) => f.lock().unwrap().push(e),
+                }
+            }
+        });
+        RequestLoop {
+            stop,
+            ok,
+            failures,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn ok(&self) -> usize {
+        self.ok.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Waits until `n` more requests have succeeded than now.
+    pub fn wait_more(&self, n: usize) {
+        let target = self.ok() + n;
+        assert!(
+            wait_until(Duration::from_secs(20), || self.ok() >= target),
+            "request loop stalled at {} (failures {:?})",
+            self.ok(),
+            self.failures.lock().unwrap()
+        );
+    }
+
+    /// Stops the loop; prints and returns (succeeded, failures).
+    pub fn finish(mut self, what: &str) -> (usize, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap();
+        let failures = self.failures.lock().unwrap().clone();
+        let ok = self.ok();
+        eprintln!(
+            "COUNTS {what}: sent {}, failed {} {failures:?}",
+            ok + failures.len(),
+            failures.len()
+        );
+        (ok, failures)
+    }
+}
+
+impl Drop for RequestLoop {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Kills, on drop, the process group of whatever pid the file names: a daemon leaves
+/// the test's process group, so the Server guard cannot reach it.
+pub struct PidFileGuard(pub PathBuf);
+
+impl Drop for PidFileGuard {
+    fn drop(&mut self) {
+        for path in [self.0.clone(), PathBuf::from(format!("{}.oldbin", self.0.display()))] {
+            if let Some(pid) = read_pid(&path) {
+                kill_group_of(pid);
+            }
+        }
+    }
+}
+
+/// SIGKILLs the process group `pid` belongs to (a daemon's session), or `pid` alone.
+pub fn kill_group_of(pid: i32) {
+    // SAFETY: getpgid reads; kill targets the group of a process this test started,
+    // never our own group.
+    unsafe {
+        let group = libc::getpgid(pid);
+        if group > 1 && group != libc::getpgid(0) {
+            libc::kill(-group, libc::SIGKILL);
+        }
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+pub fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Waits until the file's text satisfies `f`; returns the text.
+pub fn wait_file(path: &Path, timeout: Duration, f: impl Fn(&str) -> bool) -> Option<String> {
+    let mut found = None;
+    wait_until(timeout, || {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if f(&text) {
+            found = Some(text);
+            true
+        } else {
+            false
+        }
+    });
+    found
 }

@@ -1,0 +1,196 @@
+//! -c/--config FILE: settings in TOML, one top-level key per long flag name.
+//!
+//! The file is turned into flags placed before the command line's own, so the command
+//! line wins and every flag, present or future, is settable without a second list of
+//! fields to keep in step with [`Args`]. Each setting is checked on its own first, so an
+//! error names the file, the line and the key.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::config::Args;
+
+/// Flags that make no sense in the file.
+const NOT_IN_FILE: [&str; 3] = ["config", "help", "version"];
+
+/// Why the arguments were not usable.
+pub enum ArgsError {
+    /// From clap: also help and version, which are not errors.
+    Clap(clap::Error),
+    /// The config file: one line, naming the file, the line and the key.
+    File(String),
+}
+
+/// The parsed arguments and, for settings taken from the file, where they came from.
+pub struct Loaded {
+    pub args: Args,
+    /// "--workers" -> (file, line), for the settings the command line did not override.
+    origins: HashMap<String, (String, usize)>,
+}
+
+impl Loaded {
+    /// Adds the file and line to a validation error about a setting from the file.
+    pub fn explain(&self, message: String) -> String {
+        let flag = message.split([' ', ':']).next().unwrap_or_default();
+        match self.origins.get(flag) {
+            Some((file, line)) => format!("{file} line {line}: {message}"),
+            None => message,
+        }
+    }
+}
+
+/// Parses the command line `argv` (argv[0] first), merged with the config file it names.
+pub fn load(argv: &[OsString]) -> Result<Loaded, ArgsError> {
+    let cli = Args::try_parse_from_argv(argv)?;
+    let Some(path) = cli.config.clone() else {
+        return Ok(Loaded {
+            args: cli,
+            origins: HashMap::new(),
+        });
+    };
+    let settings = read(&path).map_err(ArgsError::File)?;
+    let argv0 = argv.first().cloned().unwrap_or_else(|| "preforkd".into());
+    let shown = path.display().to_string();
+    let mut merged = vec![argv0.clone()];
+    let mut origins = HashMap::new();
+    for s in &settings {
+        // Checked alone, so the error is about this key and no other.
+        let mut alone = vec![argv0.clone()];
+        alone.extend(s.args.iter().map(OsString::from));
+        if let Err(e) = Args::try_parse_from_argv(&alone) {
+            let why = match e {
+                ArgsError::Clap(e) => first_line(&e.to_string()),
+                ArgsError::File(m) => m,
+            };
+            let why = why.trim_start_matches("error: ");
+            return Err(ArgsError::File(format!(
+                "{shown} line {}: {}: {why}",
+                s.line, s.key
+            )));
+        }
+        merged.extend(s.args.iter().map(OsString::from));
+        origins.insert(format!("--{}", s.key), (shown.clone(), s.line));
+    }
+    let on_cli = Args::command()
+        .try_get_matches_from(argv)
+        .map_err(ArgsError::Clap)?;
+    origins.retain(|flag, _| {
+        on_cli.value_source(&flag[2..].replace('-', "_")) != Some(clap::parser::ValueSource::CommandLine)
+    });
+    merged.extend(argv.iter().skip(1).cloned());
+    let matches = Args::command()
+        .args_override_self(true)
+        .try_get_matches_from(merged)
+        .map_err(ArgsError::Clap)?;
+    let args = Args::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
+    Ok(Loaded { args, origins })
+}
+
+impl Args {
+    fn try_parse_from_argv(argv: &[OsString]) -> Result<Args, ArgsError> {
+        <Args as clap::Parser>::try_parse_from(argv).map_err(ArgsError::Clap)
+    }
+}
+
+/// One key of the file, as flags.
+struct Setting {
+    key: String,
+    line: usize,
+    args: Vec<String>,
+}
+
+fn read(path: &Path) -> Result<Vec<Setting>, String> {
+    let shown = path.display();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--config {shown}: {e}"))?;
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    type Table = std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>;
+    let table: Table = toml::from_str(&text).map_err(|e| {
+        let at = e.span().map_or(String::new(), |s| format!(" line {}", line_of(s.start)));
+        format!("{shown}{at}: {}", e.message().trim())
+    })?;
+    let command = Args::command();
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    for (key, value) in entries {
+        let line = line_of(key.span().start);
+        let name = key.get_ref().replace('_', "-");
+        let bad = |why: &str| format!("{shown} line {line}: {name}: {why}");
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(name.as_str()))
+            .filter(|_| !NOT_IN_FILE.contains(&name.as_str()))
+            .ok_or_else(|| bad("unknown setting (the keys are the long flag names, see --help)"))?;
+        let flag = format!("--{name}");
+        let takes_value = arg.get_action().takes_values();
+        let args = match value.get_ref() {
+            toml::Value::Boolean(b) if !takes_value => {
+                if *b { vec![flag] } else { vec![] }
+            }
+            _ if !takes_value => return Err(bad("expected true or false")),
+            toml::Value::String(s) => vec![flag, s.clone()],
+            toml::Value::Integer(n) => vec![flag, n.to_string()],
+            toml::Value::Float(f) => vec![flag, f.to_string()],
+            toml::Value::Boolean(_) => return Err(bad("expected a value, not true or false")),
+            _ => return Err(bad("expected a single string or number")),
+        };
+        out.push(Setting {
+            key: name,
+            line,
+            args,
+        });
+    }
+    Ok(out)
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(file: &str, cli: &[&str]) -> Result<Args, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, file).unwrap();
+        let mut argv: Vec<OsString> = vec!["preforkd".into(), "-c".into(), path.clone().into()];
+        argv.extend(cli.iter().map(OsString::from));
+        match load(&argv) {
+            Ok(l) => Ok(l.args),
+            Err(ArgsError::File(m)) => Err(m.replace(&path.display().to_string(), "FILE")),
+            Err(ArgsError::Clap(e)) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn file_settings_and_command_line_override() {
+        let a = load_with(
+            "workers = 3\nroot = \"/tmp\"\nserve-hidden = true\nmax_requests = 7\ntimeout = 2.5\n",
+            &["-w", "5"],
+        )
+        .unwrap();
+        assert_eq!(a.workers, Some(5));
+        assert_eq!(a.root, Path::new("/tmp"));
+        assert!(a.serve_hidden);
+        assert_eq!(a.max_requests, 7);
+        assert_eq!(a.timeout, 2.5);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_key() {
+        let e = load_with("workers = 2\n\nworkers-x = 3\n", &[]).unwrap_err();
+        assert!(e.starts_with("FILE line 3: workers-x: unknown setting"), "{e}");
+        let e = load_with("# c\nworkers = \"many\"\n", &[]).unwrap_err();
+        assert!(e.starts_with("FILE line 2: workers: invalid value 'many'"), "{e}");
+        let e = load_with("daemon = 1\n", &[]).unwrap_err();
+        assert!(e.starts_with("FILE line 1: daemon: expected true or false"), "{e}");
+        let e = load_with("workers = \n", &[]).unwrap_err();
+        assert!(e.starts_with("FILE line 1: "), "{e}");
+    }
+}

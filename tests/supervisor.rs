@@ -1,0 +1,211 @@
+//! Supervision under a request loop: TTIN/TTOU, --max-requests, hung workers and
+//! --timeout, crash backoff, --user/--group.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::time::Duration;
+
+use common::{RequestLoop, Server, alive, command, send, site, started_pid, try_get, wait_until};
+
+#[test]
+fn ttin_and_ttou_scale_the_pool_without_a_failed_request() {
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "2"]);
+    let lp = RequestLoop::start(srv.addr, "/page.html");
+    lp.wait_more(30);
+    srv.signal(libc::SIGTTIN);
+    srv.expect_line("SIGTTIN: 3 workers", Duration::from_secs(5));
+    assert!(
+        wait_until(Duration::from_secs(5), || srv.worker_pids().len() == 3),
+        "{:?}",
+        srv.log.lines()
+    );
+    lp.wait_more(30);
+    srv.signal(libc::SIGTTOU);
+    srv.expect_line("SIGTTOU: 2 workers", Duration::from_secs(5));
+    srv.signal(libc::SIGTTOU);
+    srv.expect_line("SIGTTOU: 1 workers", Duration::from_secs(5));
+    // Never below one.
+    srv.signal(libc::SIGTTOU);
+    assert!(
+        srv.log
+            .wait_for(Duration::from_secs(5), |l| l
+                .contains("SIGTTOU: 1 workers")
+                .then_some(())
+                .filter(|_| srv.log.count("SIGTTOU: 1 workers") >= 2))
+            .is_some()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || srv.worker_pids().len() == 1),
+        "{:?}",
+        srv.log.lines()
+    );
+    lp.wait_more(30);
+    let (ok, failures) = lp.finish("TTIN/TTOU");
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok >= 90);
+}
+
+#[test]
+fn max_requests_retires_workers_without_a_failed_request() {
+    let root = site();
+    let srv = Server::start(
+        root.path(),
+        &["-w", "2", "--max-requests", "20", "--max-requests-jitter", "5"],
+    );
+    let first = srv.worker_pids();
+    let lp = RequestLoop::start(srv.addr, "/page.html");
+    lp.wait_more(200);
+    let (ok, failures) = lp.finish("--max-requests 20");
+    assert!(failures.is_empty(), "{failures:?}");
+    let retired = srv.log.count("(--max-requests): retiring");
+    assert!(retired >= 4, "only {retired} retirements: {:?}", srv.log.lines());
+    assert!(first.iter().all(|p| !srv.worker_pids().contains(p)));
+    assert!(ok >= 200);
+    assert_eq!(srv.worker_pids().len(), 2);
+}
+
+#[test]
+fn a_hung_worker_is_killed_after_the_timeout_and_replaced() {
+    let root = site();
+    let mut cmd = command(
+        root.path(),
+        "127.0.0.1:0",
+        &["-w", "2", "--timeout", "1"],
+    );
+    cmd.env("PREFORKD_TEST_HANG_PATH", "/hang");
+    // SAFETY: setrlimit is async-signal-safe; no core file from the SIGABRT below.
+    unsafe {
+        cmd.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            Ok(())
+        });
+    }
+    let srv = Server::start_cmd(cmd, root.path(), 2);
+    let lp = RequestLoop::start(srv.addr, "/page.html");
+    lp.wait_more(20);
+    let addr = srv.addr;
+    let hung = std::thread::spawn(move || try_get(addr, "/hang"));
+    let line = srv.expect_line("hanging on purpose", Duration::from_secs(10));
+    let victim = common::line_pid(&line).unwrap();
+    srv.expect_line(
+        &format!("worker {victim} timed out: no heartbeat"),
+        Duration::from_secs(10),
+    );
+    srv.expect_line(
+        &format!("worker {victim} killed by signal SIGABRT"),
+        Duration::from_secs(10),
+    );
+    assert!(wait_until(Duration::from_secs(5), || !alive(victim)));
+    assert!(wait_until(Duration::from_secs(5), || {
+        let now = srv.worker_pids();
+        now.len() == 2 && !now.contains(&victim)
+    }));
+    lp.wait_more(20);
+    let (ok, failures) = lp.finish("hung worker --timeout 1");
+    assert!(hung.join().unwrap().is_err(), "the hung request cannot succeed");
+    // The other worker served the loop; with one worker the loop would wait, not fail.
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok >= 40);
+    // Idle workers heartbeat too: nobody else was killed.
+    assert_eq!(srv.log.count("timed out"), 1, "{:?}", srv.log.lines());
+}
+
+#[test]
+fn idle_workers_are_not_mistaken_for_hung_ones() {
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "2", "--timeout", "1"]);
+    let workers = srv.worker_pids();
+    // Three timeouts of silence on the wire.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(srv.worker_pids(), workers, "{:?}", srv.log.lines());
+    assert_eq!(srv.log.count("timed out"), 0);
+    assert_eq!(srv.get("/page.html").status, 200);
+}
+
+#[test]
+fn quick_repeated_crashes_back_off() {
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "1"]);
+    // Kill each new worker as soon as it appears: a crash loop.
+    let mut seen = vec![];
+    for _ in 0..4 {
+        let pid = srv
+            .log
+            .wait_for(Duration::from_secs(10), |l| {
+                started_pid(l).filter(|p| !seen.contains(p))
+            })
+            .expect("a new worker");
+        seen.push(pid);
+        wait_until(Duration::from_secs(2), || alive(pid));
+        send(pid, libc::SIGKILL);
+    }
+    let line = srv.expect_line("quick crashes in a row", Duration::from_secs(10));
+    assert!(line.contains("waiting"), "{line}");
+    // Backoff delays, but the pool is topped up again and serves.
+    assert!(wait_until(Duration::from_secs(15), || srv.worker_pids().len() == 1));
+    assert_eq!(srv.get("/page.html").status, 200);
+}
+
+#[test]
+fn workers_drop_to_user_and_group() {
+    // SAFETY: getuid only reads.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let root = site();
+    // The root must be readable by nobody: tempdirs are 0700.
+    std::fs::set_permissions(
+        root.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let srv = Server::start(root.path(), &["-w", "1", "--user", "nobody"]);
+    let worker = srv.worker_pids()[0];
+    let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    assert!(
+        uid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|u| u == nobody.uid.to_string()),
+        "{uid_line}"
+    );
+    let groups = status.lines().find(|l| l.starts_with("Groups:")).unwrap();
+    assert_eq!(groups.split_whitespace().skip(1).count(), 1, "{groups}");
+    // The master keeps root.
+    let master = std::fs::read_to_string(format!("/proc/{}/status", srv.pid())).unwrap();
+    assert!(master.lines().any(|l| l.starts_with("Uid:\t0\t0")), "{master}");
+    assert_eq!(srv.get("/page.html").status, 200);
+}
+
+#[test]
+fn a_root_the_user_cannot_read_is_a_boot_error() {
+    // SAFETY: getuid only reads.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let root = site(); // 0700 root-owned: nobody cannot open it
+    let mut cmd = command(root.path(), "127.0.0.1:0", &["-w", "2", "--user", "nobody"]);
+    cmd.stdout(std::process::Stdio::null());
+    let (child, log) = common::spawn_logged(cmd);
+    let mut srv = Server {
+        child: Some(child),
+        addr: "127.0.0.1:1".parse().unwrap(),
+        log: log.clone(),
+        root: root.path().to_path_buf(),
+    };
+    let code = srv.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{:?}", log.lines());
+    assert!(log.count("failed to boot") >= 1, "{:?}", log.lines());
+    assert!(log.count("worker cannot open --root") >= 1, "{:?}", log.lines());
+    assert!(log.count("started") <= 3, "{:?}", log.lines());
+}
