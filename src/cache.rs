@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fs::File;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -43,10 +44,13 @@ impl Representations {
 }
 
 /// What a path resolved to, through the cache.
+/// Only regular files are cached; the other answers are resolved every time.
 pub enum Lookup {
     File(Representations),
-    /// Anything but a regular file (redirects, directories) is never cached.
-    Other(Resolved),
+    /// A directory asked for without its slash.
+    AddSlash,
+    /// A directory without an index, opened for a listing.
+    Directory(File),
 }
 
 struct Entry {
@@ -87,7 +91,8 @@ impl FileCache {
         }
         let plain = match root.resolve(raw_path, rel)? {
             Resolved::File(f) => f,
-            other => return Ok(Lookup::Other(other)),
+            Resolved::AddSlash => return Ok(Lookup::AddSlash),
+            Resolved::Directory(dir) => return Ok(Lookup::Directory(dir)),
         };
         let plain_type = plain.content_type;
         let files = Representations {

@@ -6,6 +6,8 @@
 //! no race between checking and opening exists.
 
 use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::rc::Rc;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -49,12 +51,69 @@ pub enum Resolved {
 }
 
 /// An open regular file and what the response needs to know about it.
+#[derive(Clone)]
 pub struct OpenFile {
-    pub file: File,
+    /// Shared: the worker's file cache hands the same open file to many responses.
+    pub file: Rc<Content>,
     pub size: u64,
     pub modified: SystemTime,
     pub inode: u64,
     pub content_type: &'static str,
+}
+
+/// An open file and, once the cache has loaded a small one, its bytes in memory.
+pub struct Content {
+    file: File,
+    bytes: Option<Box<[u8]>>,
+}
+
+impl Content {
+    pub fn new(file: File) -> Content {
+        Content { file, bytes: None }
+    }
+
+    /// Reads the first `size` bytes into memory, so later responses copy instead of
+    /// reading; if the read fails (the file shrank), it stays a plain open file.
+    pub fn load(mut self, size: u64) -> Content {
+        let Ok(len) = usize::try_from(size) else {
+            return self;
+        };
+        let mut buf = vec![0u8; len];
+        if self.file.read_exact_at(&mut buf, 0).is_ok() {
+            self.bytes = Some(buf.into_boxed_slice());
+        }
+        self
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The bytes held in memory, if any.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
+    }
+
+    /// Fills `buf` from `offset`, from memory when the bytes are held.
+    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        match &self.bytes {
+            Some(bytes) => {
+                let src = usize::try_from(offset)
+                    .ok()
+                    .and_then(|start| bytes.get(start..start.checked_add(buf.len())?))
+                    .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => self.file.read_exact_at(buf, offset),
+        }
+    }
+}
+
+impl AsFd for Content {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
 }
 
 /// The most entries one listing shows, so a huge directory cannot make a huge page.
@@ -223,7 +282,7 @@ fn open_file(file: File, meta: &std::fs::Metadata, name: &[u8]) -> OpenFile {
         modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         inode: meta.ino(),
         content_type: content_type(name),
-        file,
+        file: Rc::new(Content::new(file)),
     }
 }
 
@@ -539,7 +598,7 @@ mod props {
                 for root in [&f.inside, &f.never] {
                     let mut scratch = Vec::new();
                     match root.resolve(&input, &mut scratch) {
-                        Ok(Resolved::File(file)) => assert_inside(&f.root, &file.file, &input),
+                        Ok(Resolved::File(file)) => assert_inside(&f.root, file.file.file(), &input),
                         Ok(Resolved::Directory(dir)) => assert_inside(&f.root, &dir, &input),
                         Ok(Resolved::AddSlash) | Err(_) => {}
                     }

@@ -5,11 +5,14 @@
 //! (304/412), then the Range header, guarded by If-Range (206/416), else 200.
 
 use std::fs::File;
+use std::rc::Rc;
+use std::time::Instant;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use crate::files::{OpenFile, Resolved, Root};
+use crate::cache::{FileCache, Lookup, Representations};
+use crate::files::{Content, OpenFile, Root};
 use crate::http::autoindex;
 use crate::http::conditional::{self, Precondition, Validators};
 use crate::http::encoding::{self, Coding};
@@ -21,6 +24,8 @@ use crate::http::status::Status;
 /// What every worker knows about the site it serves.
 pub struct Site {
     pub root: Root,
+    /// What paths resolved to, trusted for a second (see `cache.rs`).
+    pub cache: FileCache,
     /// `--cache-control`, for 200/206/304 file responses.
     pub cache_control: Option<&'static str>,
     /// `--autoindex`: list directories that have no index.html.
@@ -31,6 +36,7 @@ impl Site {
     pub fn new(root: Root, config: &Config) -> Site {
         Site {
             root,
+            cache: FileCache::default(),
             // Leaked once per worker: it lives as long as the process, and responses can
             // then carry it as a plain `&'static str` with no copy per request.
             cache_control: config
@@ -55,11 +61,11 @@ pub fn respond(
         return Response::error(Status::MethodNotAllowed, keep_alive);
     }
     let path = req.path();
-    let mut response = match site.root.resolve(path, scratch) {
-        Ok(Resolved::File(f)) => file_response(req, site, f, scratch, keep_alive),
-        Ok(Resolved::Directory(dir)) if site.autoindex => listing(site, &dir, scratch, keep_alive),
-        Ok(Resolved::Directory(_)) => Response::error(Status::Forbidden, keep_alive),
-        Ok(Resolved::AddSlash) => {
+    let mut response = match site.cache.resolve(&site.root, path, scratch, Instant::now()) {
+        Ok(Lookup::File(files)) => file_response(req, site, files, keep_alive),
+        Ok(Lookup::Directory(dir)) if site.autoindex => listing(site, &dir, scratch, keep_alive),
+        Ok(Lookup::Directory(_)) => Response::error(Status::Forbidden, keep_alive),
+        Ok(Lookup::AddSlash) => {
             let mut location = path.to_vec();
             location.push(b'/');
             let mut r = Response::error(Status::MovedPermanently, keep_alive);
@@ -72,16 +78,15 @@ pub fn respond(
     response
 }
 
-/// The answer for a regular file; `rel` is its path relative to the root.
+/// The answer for a regular file and its pre-compressed sidecars.
 fn file_response(
     req: &Request<'_>,
     site: &Site,
-    plain: OpenFile,
-    rel: &mut Vec<u8>,
+    files: Representations,
     keep_alive: bool,
 ) -> Response {
-    let content_type = plain.content_type;
-    let (f, coding, has_sidecar) = choose_representation(req, &site.root, plain, rel);
+    let content_type = files.plain.content_type;
+    let (f, coding, has_sidecar) = choose_representation(req, files);
     let validators = Validators::new(f.size, f.modified, f.inode, coding.map(Coding::extension));
     let size = f.size;
 
@@ -140,19 +145,15 @@ fn file_response(
 /// Picks the sidecar (`.br`, `.gz`) the client accepts, or the file itself. Also says
 /// whether any sidecar exists, since then every answer for this URL varies with
 /// Accept-Encoding, whatever this client sent.
+/// (A request for the compressed file itself finds no sidecars: see `cache.rs`.)
 fn choose_representation(
     req: &Request<'_>,
-    root: &Root,
-    plain: OpenFile,
-    rel: &mut Vec<u8>,
+    files: Representations,
 ) -> (OpenFile, Option<Coding>, bool) {
-    // A request for the compressed file itself is served as that file, as it is.
-    if rel.ends_with(b".br") || rel.ends_with(b".gz") {
+    let Representations { plain, br, gz } = files;
+    if br.is_none() && gz.is_none() {
         return (plain, None, false);
     }
-    let ct = plain.content_type;
-    let br = root.sidecar(rel, Coding::Br.extension(), ct);
-    let gz = root.sidecar(rel, Coding::Gzip.extension(), ct);
     let has_sidecar = br.is_some() || gz.is_some();
     let wanted = req
         .header("accept-encoding")
@@ -183,7 +184,7 @@ fn range_outcome(req: &Request<'_>, v: &Validators, size: u64) -> RangeOutcome {
 
 /// A 206: one range as a plain body, several as `multipart/byteranges`.
 fn partial(
-    file: File,
+    file: Rc<Content>,
     content_type: &'static str,
     ranges: &Ranges,
     size: u64,
@@ -254,6 +255,7 @@ mod tests {
     fn site(dir: &std::path::Path, autoindex: bool) -> Site {
         Site {
             root: Root::open(dir, Symlinks::Inside, false).unwrap(),
+            cache: FileCache::default(),
             cache_control: Some("max-age=60"),
             autoindex,
         }

@@ -1,5 +1,6 @@
 //! preforkd: a pre-fork static-file HTTP/1.1 server.
 
+pub mod cache;
 pub mod config;
 pub mod files;
 pub mod handler;

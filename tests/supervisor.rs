@@ -29,12 +29,12 @@ fn ttin_and_ttou_scale_the_pool_without_a_failed_request() {
     // Never below one.
     srv.signal(libc::SIGTTOU);
     assert!(
-        srv.log
-            .wait_for(Duration::from_secs(5), |l| l
-                .contains("SIGTTOU: 1 workers")
-                .then_some(())
-                .filter(|_| srv.log.count("SIGTTOU: 1 workers") >= 2))
-            .is_some()
+        wait_until(Duration::from_secs(5), || srv
+            .log
+            .count("SIGTTOU: 1 workers")
+            >= 2),
+        "{:?}",
+        srv.log.lines()
     );
     assert!(
         wait_until(Duration::from_secs(10), || srv.worker_pids().len() == 1),
@@ -193,7 +193,13 @@ fn a_root_the_user_cannot_read_is_a_boot_error() {
         eprintln!("skipped: needs root");
         return;
     }
-    let root = site(); // 0700 root-owned: nobody cannot open it
+    let root = site();
+    // Root-owned and 0700: nobody cannot open it.
+    std::fs::set_permissions(
+        root.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let mut cmd = command(root.path(), "127.0.0.1:0", &["-w", "2", "--user", "nobody"]);
     cmd.stdout(std::process::Stdio::null());
     let (child, log) = common::spawn_logged(cmd);

@@ -1,6 +1,8 @@
 //! A response decision (status, headers, body source) and its head in bytes.
 
-use std::fs::File;
+use std::rc::Rc;
+
+use crate::files::Content;
 use std::io::Write;
 use std::time::SystemTime;
 
@@ -19,13 +21,13 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// `len` bytes of `file` from `offset`.
     File {
-        file: File,
+        file: Rc<Content>,
         offset: u64,
         len: u64,
     },
     /// Pieces of one file with framing bytes between them (`multipart/byteranges`).
     Parts {
-        file: File,
+        file: Rc<Content>,
         parts: Vec<Part>,
     },
 }

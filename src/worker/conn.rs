@@ -5,17 +5,17 @@
 //! socket, `event` with epoll on many. All protocol decisions happen here and in `http`.
 
 use std::collections::VecDeque;
-use std::fs::File;
+use std::rc::Rc;
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::sendfile::sendfile64;
 use nix::sys::socket::{MsgFlags, send};
 
+use crate::files::Content;
 use crate::handler::{Site, respond};
 use crate::http::date::DateCache;
 use crate::http::request::{ParseError, Parsed, parse};
@@ -102,7 +102,7 @@ pub struct Conn {
     output: Vec<u8>,
     output_pos: usize,
     /// The file that `Chunk::File` pieces are sent from.
-    body_file: Option<File>,
+    body_file: Option<Rc<Content>>,
     /// What follows `output` (large files, multipart bodies), in order.
     chunks: VecDeque<Chunk>,
     /// Request body bytes still to be read and thrown away.
@@ -299,7 +299,7 @@ impl Conn {
 
     /// Appends `len` bytes of `file` from `offset` to the output; false if they could
     /// not all be read.
-    fn read_into_output(&mut self, file: &File, offset: u64, len: u64) -> bool {
+    fn read_into_output(&mut self, file: &Content, offset: u64, len: u64) -> bool {
         let start = self.output.len();
         self.output.resize(start + len as usize, 0);
         if file
