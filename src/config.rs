@@ -54,7 +54,8 @@ pub struct Args {
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Seconds a worker may go without a heartbeat before it is killed and replaced (0 = never)
+    /// Seconds a worker may go without a heartbeat before it is killed and replaced
+    /// (0 = never; workers beat about once a second, so 2 or more)
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub timeout: f64,
 
@@ -293,7 +294,7 @@ fn resolve_bind(text: &str) -> Result<SocketAddr, String> {
 }
 
 fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
-    if !value.is_finite() || value < 0.0 || value > 1e9 {
+    if !value.is_finite() || !(0.0..=1e9).contains(&value) {
         return Err(format!("{flag} {value}: expected a number of seconds >= 0"));
     }
     Ok(Duration::from_secs_f64(value))

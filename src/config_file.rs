@@ -78,7 +78,8 @@ pub fn load(argv: &[OsString]) -> Result<Loaded, ArgsError> {
         .try_get_matches_from(argv)
         .map_err(ArgsError::Clap)?;
     origins.retain(|flag, _| {
-        on_cli.value_source(&flag[2..].replace('-', "_")) != Some(clap::parser::ValueSource::CommandLine)
+        on_cli.value_source(&flag[2..].replace('-', "_"))
+            != Some(clap::parser::ValueSource::CommandLine)
     });
     merged.extend(argv.iter().skip(1).cloned());
     let matches = Args::command()
@@ -104,12 +105,13 @@ struct Setting {
 
 fn read(path: &Path) -> Result<Vec<Setting>, String> {
     let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("--config {shown}: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--config {shown}: {e}"))?;
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     type Table = std::collections::BTreeMap<toml::Spanned<String>, toml::Spanned<toml::Value>>;
     let table: Table = toml::from_str(&text).map_err(|e| {
-        let at = e.span().map_or(String::new(), |s| format!(" line {}", line_of(s.start)));
+        let at = e
+            .span()
+            .map_or(String::new(), |s| format!(" line {}", line_of(s.start)));
         format!("{shown}{at}: {}", e.message().trim())
     })?;
     let command = Args::command();
@@ -129,7 +131,11 @@ fn read(path: &Path) -> Result<Vec<Setting>, String> {
         let takes_value = arg.get_action().takes_values();
         let args = match value.get_ref() {
             toml::Value::Boolean(b) if !takes_value => {
-                if *b { vec![flag] } else { vec![] }
+                if *b {
+                    vec![flag]
+                } else {
+                    vec![]
+                }
             }
             _ if !takes_value => return Err(bad("expected true or false")),
             toml::Value::String(s) => vec![flag, s.clone()],
@@ -185,11 +191,20 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_the_key() {
         let e = load_with("workers = 2\n\nworkers-x = 3\n", &[]).unwrap_err();
-        assert!(e.starts_with("FILE line 3: workers-x: unknown setting"), "{e}");
+        assert!(
+            e.starts_with("FILE line 3: workers-x: unknown setting"),
+            "{e}"
+        );
         let e = load_with("# c\nworkers = \"many\"\n", &[]).unwrap_err();
-        assert!(e.starts_with("FILE line 2: workers: invalid value 'many'"), "{e}");
+        assert!(
+            e.starts_with("FILE line 2: workers: invalid value 'many'"),
+            "{e}"
+        );
         let e = load_with("daemon = 1\n", &[]).unwrap_err();
-        assert!(e.starts_with("FILE line 1: daemon: expected true or false"), "{e}");
+        assert!(
+            e.starts_with("FILE line 1: daemon: expected true or false"),
+            "{e}"
+        );
         let e = load_with("workers = \n", &[]).unwrap_err();
         assert!(e.starts_with("FILE line 1: "), "{e}");
     }

@@ -23,8 +23,9 @@ pub struct Slot {
 
 /// Milliseconds on CLOCK_MONOTONIC: the same clock in every process of the machine.
 pub fn now_ms() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map_or(0, |t| t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000)
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000
+    })
 }
 
 impl Board {

@@ -87,7 +87,8 @@ pub fn open(
     access: Option<&Target>,
     owner: Option<(u32, u32)>,
 ) -> Result<(), String> {
-    let error_sink = Sink::open(error, owner).map_err(|e| format!("--error-log {}: {e}", show(error)))?;
+    let error_sink =
+        Sink::open(error, owner).map_err(|e| format!("--error-log {}: {e}", show(error)))?;
     let access_sink = access
         .map(|t| Sink::open(t, owner).map_err(|e| format!("--access-log {}: {e}", show(t))))
         .transpose()?;
@@ -122,7 +123,9 @@ pub fn reopen() {
         }
     }
     for f in failed {
-        warn(format_args!("cannot reopen {f}; still writing to the old file"));
+        warn(format_args!(
+            "cannot reopen {f}; still writing to the old file"
+        ));
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
@@ -182,15 +182,20 @@ struct WorkerInfo {
     started: Instant,
     /// When it was sent SIGABRT for missing its heartbeat.
     aborted: Option<Instant>,
+    /// When it was asked to stop (reload, TTOU, WINCH); SIGKILL after --graceful-timeout.
+    retired_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
 enum Stop {
     /// Wait for in-flight responses until the deadline, then kill.
     Graceful { deadline: Instant },
-    /// Workers were told to die now.
-    Fast,
+    /// Workers were told to die now; SIGKILL for any still there at the deadline.
+    Fast { deadline: Instant },
 }
+
+/// How long a fast stop waits for workers to die of SIGINT before SIGKILL.
+const FAST_STOP_GRACE: Duration = Duration::from_secs(5);
 
 struct Arbiter {
     config: Config,
@@ -240,7 +245,19 @@ impl Arbiter {
                         self.workers.len()
                     ));
                     self.signal_all(Signal::SIGKILL);
-                    self.stop = Some(Stop::Fast);
+                    self.stop = Some(Stop::Fast {
+                        deadline: Instant::now() + FAST_STOP_GRACE,
+                    });
+                }
+                Some(Stop::Fast { deadline }) if Instant::now() >= deadline => {
+                    log::warn(format_args!(
+                        "{} worker(s) still alive after a fast stop: SIGKILL",
+                        self.workers.len()
+                    ));
+                    self.signal_all(Signal::SIGKILL);
+                    self.stop = Some(Stop::Fast {
+                        deadline: Instant::now() + FAST_STOP_GRACE,
+                    });
                 }
                 Some(_) => {}
             }
@@ -451,7 +468,9 @@ impl Arbiter {
         if how == Signal::SIGINT {
             log::info(format_args!("fast stop"));
             self.signal_all(Signal::SIGINT);
-            self.stop = Some(Stop::Fast);
+            self.stop = Some(Stop::Fast {
+                deadline: Instant::now() + FAST_STOP_GRACE,
+            });
         } else if self.stop.is_none() {
             log::info(format_args!(
                 "graceful stop (timeout {:?})",
@@ -466,15 +485,15 @@ impl Arbiter {
 
     /// Kills workers whose heartbeat is older than --timeout: SIGABRT first (a core
     /// dump shows where it hung), SIGKILL if that does not end it. The replacement is
-    /// started at once, since the hung worker no longer counts.
+    /// started at once, since the hung worker no longer counts. Also ends retired
+    /// workers that outlive --graceful-timeout.
     fn murder_hung_workers(&mut self) {
-        let Some(timeout) = self.config.process.timeout else {
-            return;
-        };
         let now = Instant::now();
+        let timeout = self.config.process.timeout;
         for (pid, w) in &mut self.workers {
-            match w.aborted {
-                None => {
+            match (w.aborted, timeout) {
+                (_, None) => {}
+                (None, Some(timeout)) => {
                     let silent = self.board.silence(w.slot);
                     if silent > timeout {
                         log::error(format_args!(
@@ -488,7 +507,7 @@ impl Arbiter {
                         w.retiring = true;
                     }
                 }
-                Some(at) if now.duration_since(at) >= ABORT_GRACE => {
+                (Some(at), _) if now.duration_since(at) >= ABORT_GRACE => {
                     log::error(format_args!(
                         "worker {pid} still alive {}s after SIGABRT: sending SIGKILL",
                         ABORT_GRACE.as_secs()
@@ -497,7 +516,17 @@ impl Arbiter {
                     // Not again: the next signal it could get is the same.
                     w.aborted = Some(now + Duration::from_secs(3600));
                 }
-                Some(_) => {}
+                (Some(_), _) => {}
+            }
+            // A retired worker gets the same grace as at shutdown, then no more.
+            if let Some(at) = w.retired_at
+                && now.duration_since(at) > self.config.graceful_timeout
+            {
+                log::warn(format_args!(
+                    "retired worker {pid} still busy after --graceful-timeout: SIGKILL"
+                ));
+                let _ = kill(*pid, Signal::SIGKILL);
+                w.retired_at = None;
             }
         }
     }
@@ -538,13 +567,27 @@ impl Arbiter {
     fn spawn(&mut self) {
         let master = nix::unistd::getpid();
         let Some(slot) = self.free_slot() else {
-            log::error(format_args!("no free heartbeat slot; not starting a worker"));
+            log::error(format_args!(
+                "no free heartbeat slot; not starting a worker"
+            ));
             return;
         };
         let heartbeat = self.board.slot(slot);
+        // Blocked across the fork: the child keeps them pending until the worker has
+        // replaced the master's handlers (see worker::install_signal_handlers).
+        let mut previous = SigSet::empty();
+        let _ = sigprocmask(
+            SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::all()),
+            Some(&mut previous),
+        );
         // SAFETY: the master is single-threaded (signal-hook's flag and pipe handlers
         // start no thread), so the child inherits a consistent address space.
-        match unsafe { fork() } {
+        let forked = unsafe { fork() };
+        if !matches!(forked, Ok(ForkResult::Child)) {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
+        }
+        match forked {
             Ok(ForkResult::Child) => {
                 let code = worker::run(&self.listener, &self.config, master, Some(heartbeat));
                 std::process::exit(code);
@@ -562,6 +605,7 @@ impl Arbiter {
                         slot,
                         started: Instant::now(),
                         aborted: None,
+                        retired_at: None,
                     },
                 );
             }
@@ -580,6 +624,7 @@ impl Arbiter {
     fn retire(&mut self, pid: Pid) {
         if let Some(w) = self.workers.get_mut(&pid) {
             w.retiring = true;
+            w.retired_at = Some(Instant::now());
             let _ = kill(pid, Signal::SIGTERM);
         }
     }
@@ -589,7 +634,9 @@ impl Arbiter {
     fn reap(&mut self) {
         loop {
             let (pid, how, code) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => (pid, format!("exited with status {code}"), Some(code)),
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    (pid, format!("exited with status {code}"), Some(code))
+                }
                 Ok(WaitStatus::Signaled(pid, signal, _)) => {
                     (pid, format!("killed by signal {signal}"), None)
                 }

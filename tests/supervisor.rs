@@ -52,28 +52,36 @@ fn max_requests_retires_workers_without_a_failed_request() {
     let root = site();
     let srv = Server::start(
         root.path(),
-        &["-w", "2", "--max-requests", "20", "--max-requests-jitter", "5"],
+        &[
+            "-w",
+            "2",
+            "--max-requests",
+            "20",
+            "--max-requests-jitter",
+            "5",
+        ],
     );
     let first = srv.worker_pids();
     let lp = RequestLoop::start(srv.addr, "/page.html");
-    lp.wait_more(200);
+    // Every worker of the first pair and at least two replacements retire.
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            srv.log.count("(--max-requests): retiring") >= 4 && first.iter().all(|p| !alive(*p))
+        }),
+        "{:?}",
+        srv.log.lines()
+    );
+    lp.wait_more(20);
     let (ok, failures) = lp.finish("--max-requests 20");
     assert!(failures.is_empty(), "{failures:?}");
-    let retired = srv.log.count("(--max-requests): retiring");
-    assert!(retired >= 4, "only {retired} retirements: {:?}", srv.log.lines());
-    assert!(first.iter().all(|p| !srv.worker_pids().contains(p)));
-    assert!(ok >= 200);
+    assert!(ok >= 80);
     assert_eq!(srv.worker_pids().len(), 2);
 }
 
 #[test]
 fn a_hung_worker_is_killed_after_the_timeout_and_replaced() {
     let root = site();
-    let mut cmd = command(
-        root.path(),
-        "127.0.0.1:0",
-        &["-w", "2", "--timeout", "1"],
-    );
+    let mut cmd = command(root.path(), "127.0.0.1:0", &["-w", "2", "--timeout", "2"]);
     cmd.env("PREFORKD_TEST_HANG_PATH", "/hang");
     // SAFETY: setrlimit is async-signal-safe; no core file from the SIGABRT below.
     unsafe {
@@ -107,10 +115,20 @@ fn a_hung_worker_is_killed_after_the_timeout_and_replaced() {
         now.len() == 2 && !now.contains(&victim)
     }));
     lp.wait_more(20);
-    let (ok, failures) = lp.finish("hung worker --timeout 1");
-    assert!(hung.join().unwrap().is_err(), "the hung request cannot succeed");
-    // The other worker served the loop; with one worker the loop would wait, not fail.
-    assert!(failures.is_empty(), "{failures:?}");
+    let (ok, failures) = lp.finish("hung worker --timeout 2");
+    assert!(
+        hung.join().unwrap().is_err(),
+        "the hung request cannot succeed"
+    );
+    // A sync worker holds only the connection it hangs on: the other worker serves the
+    // loop. An event worker may have accepted one more connection in the same batch,
+    // which dies with it.
+    let allowed = if common::model_args().iter().any(|m| m == "sync") {
+        0
+    } else {
+        1
+    };
+    assert!(failures.len() <= allowed, "{failures:?}");
     assert!(ok >= 40);
     // Idle workers heartbeat too: nobody else was killed.
     assert_eq!(srv.log.count("timed out"), 1, "{:?}", srv.log.lines());
@@ -119,10 +137,10 @@ fn a_hung_worker_is_killed_after_the_timeout_and_replaced() {
 #[test]
 fn idle_workers_are_not_mistaken_for_hung_ones() {
     let root = site();
-    let srv = Server::start(root.path(), &["-w", "2", "--timeout", "1"]);
+    let srv = Server::start(root.path(), &["-w", "2", "--timeout", "2"]);
     let workers = srv.worker_pids();
-    // Three timeouts of silence on the wire.
-    std::thread::sleep(Duration::from_secs(3));
+    // Two timeouts of silence on the wire: the point is that nothing happens.
+    std::thread::sleep(Duration::from_secs(4));
     assert_eq!(srv.worker_pids(), workers, "{:?}", srv.log.lines());
     assert_eq!(srv.log.count("timed out"), 0);
     assert_eq!(srv.get("/page.html").status, 200);
@@ -148,7 +166,10 @@ fn quick_repeated_crashes_back_off() {
     let line = srv.expect_line("quick crashes in a row", Duration::from_secs(10));
     assert!(line.contains("waiting"), "{line}");
     // Backoff delays, but the pool is topped up again and serves.
-    assert!(wait_until(Duration::from_secs(15), || srv.worker_pids().len() == 1));
+    assert!(wait_until(Duration::from_secs(15), || srv
+        .worker_pids()
+        .len()
+        == 1));
     assert_eq!(srv.get("/page.html").status, 200);
 }
 
@@ -168,6 +189,8 @@ fn workers_drop_to_user_and_group() {
     .unwrap();
     let srv = Server::start(root.path(), &["-w", "1", "--user", "nobody"]);
     let worker = srv.worker_pids()[0];
+    // Served: the worker has dropped its privileges by now.
+    assert_eq!(srv.get("/page.html").status, 200);
     let status = std::fs::read_to_string(format!("/proc/{worker}/status")).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
@@ -182,7 +205,10 @@ fn workers_drop_to_user_and_group() {
     assert_eq!(groups.split_whitespace().skip(1).count(), 1, "{groups}");
     // The master keeps root.
     let master = std::fs::read_to_string(format!("/proc/{}/status", srv.pid())).unwrap();
-    assert!(master.lines().any(|l| l.starts_with("Uid:\t0\t0")), "{master}");
+    assert!(
+        master.lines().any(|l| l.starts_with("Uid:\t0\t0")),
+        "{master}"
+    );
     assert_eq!(srv.get("/page.html").status, 200);
 }
 
@@ -212,6 +238,36 @@ fn a_root_the_user_cannot_read_is_a_boot_error() {
     let code = srv.wait_exit(Duration::from_secs(10));
     assert_eq!(code, Some(1), "{:?}", log.lines());
     assert!(log.count("failed to boot") >= 1, "{:?}", log.lines());
-    assert!(log.count("worker cannot open --root") >= 1, "{:?}", log.lines());
+    assert!(
+        log.count("worker cannot open --root") >= 1,
+        "{:?}",
+        log.lines()
+    );
     assert!(log.count("started") <= 3, "{:?}", log.lines());
+}
+
+#[test]
+fn a_retired_worker_stuck_on_a_client_is_killed_after_the_graceful_timeout() {
+    use std::io::{Read, Write};
+    let root = site();
+    std::fs::write(
+        root.path().join("32m.bin"),
+        common::pattern(32 * 1024 * 1024),
+    )
+    .unwrap();
+    let srv = Server::start(root.path(), &["-w", "1", "--graceful-timeout", "1"]);
+    let old = srv.worker_pids()[0];
+    let mut s = std::net::TcpStream::connect(srv.addr).unwrap();
+    s.write_all(b"GET /32m.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1024];
+    s.read_exact(&mut first).unwrap();
+    // This client never reads again; HUP retires the worker serving it.
+    srv.signal(libc::SIGHUP);
+    srv.expect_line(
+        &format!("retired worker {old} still busy after --graceful-timeout"),
+        Duration::from_secs(10),
+    );
+    assert!(wait_until(Duration::from_secs(5), || !alive(old)));
+    assert_eq!(srv.get("/page.html").status, 200);
 }

@@ -112,6 +112,8 @@ pub struct Conn {
     deadline: Instant,
     send_timeout: Duration,
     peer_closed: bool,
+    /// The last read emptied the socket: closing now cannot provoke a reset.
+    read_all: bool,
 }
 
 impl Conn {
@@ -130,6 +132,7 @@ impl Conn {
             deadline: now + ctx.timeouts.header,
             send_timeout: ctx.timeouts.send,
             peer_closed: false,
+            read_all: false,
         }
     }
 
@@ -182,11 +185,15 @@ impl Conn {
                 return Want::Read;
             }
             match self.stream.read(&mut ctx.read_buf) {
-                Ok(0) => return Want::Close,
+                Ok(0) => {
+                    self.read_all = true;
+                    return Want::Close;
+                }
                 Ok(n) => {
                     // A short read emptied the socket: the next read would only say
                     // EAGAIN, and new data brings a new readiness event anyway.
                     drained = n < ctx.read_buf.len();
+                    self.read_all = drained;
                     self.input.extend_from_slice(&ctx.read_buf[..n]);
                     if self.phase == Phase::Idle {
                         self.set_phase(Phase::Receiving, ctx, now);
@@ -212,6 +219,10 @@ impl Conn {
     /// Closes gently: stop sending, then take what the client already sent, so that the
     /// kernel does not answer unread input with a reset that could destroy our response.
     pub fn close(self) {
+        // A client that has sent nothing we have not read gets a plain close.
+        if self.input.is_empty() && self.discard == 0 && self.read_all {
+            return;
+        }
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
         let mut sink = [0u8; 4096];
         let mut stream = &self.stream;
@@ -238,6 +249,7 @@ impl Conn {
             Err(ParseError(status)) => {
                 // The framing is unknown after a bad head: answer and close.
                 self.input.clear();
+                self.read_all = false;
                 let response = Response::error(status, false);
                 crate::log::access(self.peer, None, &response);
                 response

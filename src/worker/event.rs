@@ -113,7 +113,7 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
                         _ => continue,
                     };
                     if want == Want::Close {
-                        close(&epoll, &mut slab, i);
+                        close(&mut slab, i);
                     }
                 }
             }
@@ -139,11 +139,11 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
                         && conn.is_idle()
                         && conn.drive(&mut ctx, now) == Want::Close
                     {
-                        close(&epoll, &mut slab, i);
+                        close(&mut slab, i);
                     }
                 }
             }
-            sweep_deadlines(&epoll, &mut slab, &mut ctx, now);
+            sweep_deadlines(&mut slab, &mut ctx, now);
             if ctx.stopping && slab.len == 0 {
                 break;
             }
@@ -163,15 +163,11 @@ fn accept_some(
         if slab.len >= max_connections || ctx.stopping {
             return;
         }
-        let (stream, peer) = match listener.accept() {
+        let (stream, peer) = match super::accept(listener) {
             Ok(s) => s,
             // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
             Err(_) => return,
         };
-        if stream.set_nonblocking(true).is_err() {
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
         let conn = Conn::new(stream, peer, ctx, now);
         let i = slab.insert(conn);
         let Some(Some(conn)) = slab.conns.get(i) else {
@@ -192,20 +188,20 @@ fn accept_some(
     }
 }
 
-fn sweep_deadlines(epoll: &Epoll, slab: &mut Slab, ctx: &mut Context, now: Instant) {
+fn sweep_deadlines(slab: &mut Slab, ctx: &mut Context, now: Instant) {
     for i in 0..slab.conns.len() {
         if let Some(Some(conn)) = slab.conns.get_mut(i)
             && now >= conn.deadline()
         {
             conn.time_out(ctx);
-            close(epoll, slab, i);
+            close(slab, i);
         }
     }
 }
 
-fn close(epoll: &Epoll, slab: &mut Slab, i: usize) {
+fn close(slab: &mut Slab, i: usize) {
+    // Closing the socket also takes it out of the epoll set: no epoll_ctl needed.
     if let Some(conn) = slab.remove(i) {
-        let _ = epoll.delete(conn.stream.as_fd());
         conn.close();
     }
 }

@@ -42,13 +42,7 @@ impl Lifecycle {
     /// event, with the number of requests served so far: proves the worker alive to the
     /// master and retires it after `--max-requests` (issue 3 fills this in).
     pub fn tick(&self, served: u64) {
-        if let Some(slot) = &self.heartbeat {
-            slot.beat();
-        }
-        if REOPEN.swap(false, Ordering::Relaxed) {
-            log::reopen();
-        }
-        log::flush_if_due();
+        self.housekeeping();
         if let Some(limit) = self.max_requests
             && served >= limit
             && !STOP.swap(true, Ordering::Relaxed)
@@ -59,13 +53,25 @@ impl Lifecycle {
         }
     }
 
-    /// True once the master asked for a graceful stop or has died. Also a heartbeat:
-    /// an idle worker's loop asks this every second without calling `tick`.
+    /// True once the master asked for a graceful stop or has died. Also does the
+    /// periodic chores, since an idle worker's loop asks this every second without
+    /// calling `tick`.
     pub fn should_stop(&self) -> bool {
+        self.housekeeping();
+        STOP.load(Ordering::Relaxed) || getppid() != self.master
+    }
+}
+
+impl Lifecycle {
+    /// Heartbeat, log reopening (USR1) and the access log's once-a-second flush.
+    fn housekeeping(&self) {
         if let Some(slot) = &self.heartbeat {
             slot.beat();
         }
-        STOP.load(Ordering::Relaxed) || getppid() != self.master
+        if REOPEN.swap(false, Ordering::Relaxed) {
+            log::reopen();
+        }
+        log::flush_if_due();
     }
 }
 
@@ -106,6 +112,8 @@ pub fn run(listener: &TcpListener, config: &Config, master: Pid, heartbeat: Opti
             return EXIT_BOOT_ERROR;
         }
     };
+    // Whether bound here, inherited on upgrade or passed by systemd.
+    let _ = socket2::SockRef::from(listener).set_tcp_nodelay(true);
     let ctx = Context::new(Site::new(root, config), config.timeouts);
     match config.worker_model {
         WorkerModel::Sync => sync::serve(listener, ctx, &life),
@@ -129,6 +137,20 @@ fn max_requests(config: &Config) -> Option<u64> {
     let seed = u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ crate::heartbeat::now_ms();
     Some(base + seed % jitter.saturating_add(1))
+}
+
+/// Accepts one connection, non-blocking from the start (a single `accept4`). Accepted
+/// sockets inherit TCP_NODELAY from the listener, set in [`run`]: responses leave in
+/// one write, and Nagle would only hold back the tail of a large body.
+pub(crate) fn accept(
+    listener: &TcpListener,
+) -> std::io::Result<(std::net::TcpStream, std::net::SocketAddr)> {
+    let (socket, addr) =
+        socket2::SockRef::from(listener).accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
+    let peer = addr
+        .as_socket()
+        .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    Ok((socket.into(), peer))
 }
 
 extern "C" fn on_stop(_: libc::c_int) {
@@ -175,10 +197,8 @@ fn install_signal_handlers() -> nix::Result<()> {
             sigaction(sig, &ignore)?;
         }
     }
-    let mut unblocked = SigSet::empty();
-    unblocked.add(Signal::SIGTERM);
-    unblocked.add(Signal::SIGQUIT);
-    unblocked.add(Signal::SIGINT);
-    unblocked.add(Signal::SIGUSR1);
-    unblocked.thread_unblock()
+    // The master forks with every signal blocked, so a TERM or INT sent in the moment
+    // between fork and here waits for these handlers instead of reaching the master's
+    // inherited ones (which would swallow it). Now everything may come in.
+    SigSet::empty().thread_set_mask()
 }

@@ -21,13 +21,9 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle) {
         }
         // Another worker may have taken it first: the listener is non-blocking.
         life.tick(ctx.served);
-        let Ok((stream, peer)) = listener.accept() else {
+        let Ok((stream, peer)) = super::accept(listener) else {
             continue;
         };
-        if stream.set_nonblocking(true).is_err() {
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
         serve_one(
             Conn::new(stream, peer, &ctx, Instant::now()),
             &mut ctx,

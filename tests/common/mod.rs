@@ -100,7 +100,9 @@ impl Server {
     /// for tests that only make sense with one model.
     pub fn start_model(root: &Path, model: &str, args: &[&str]) -> Server {
         let mut cmd = Command::new(BIN);
-        cmd.arg("-r").arg(root).args(["-b", "127.0.0.1:0", "--worker-model", model]);
+        cmd.arg("-r")
+            .arg(root)
+            .args(["-b", "127.0.0.1:0", "--worker-model", model]);
         cmd.args(args);
         Self::launch(cmd, root, args)
     }
@@ -383,7 +385,12 @@ pub fn pattern(len: usize) -> Vec<u8> {
 }
 
 /// One request with extra header lines (`Connection: close` is added), read to the end.
-pub fn request_with(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+pub fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
     let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (name, value) in headers {
         raw.push_str(&format!("{name}: {value}\r\n"));
@@ -393,7 +400,12 @@ pub fn request_with(addr: SocketAddr, method: &str, path: &str, headers: &[(&str
     parse_responses(&bytes, method == "HEAD")
         .into_iter()
         .next()
-        .unwrap_or_else(|| panic!("no response to {method} {path}: {:?}", String::from_utf8_lossy(&bytes)))
+        .unwrap_or_else(|| {
+            panic!(
+                "no response to {method} {path}: {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
 }
 
 /// A GET with extra header lines.
@@ -419,7 +431,9 @@ pub fn read_n_responses(s: &mut TcpStream, n: usize, head_only: bool) -> Vec<Res
                 let want: usize = if head_only || r.status == 304 {
                     0
                 } else {
-                    r.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0)
+                    r.header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
                 };
                 r.body.len() == want
             });
@@ -429,7 +443,11 @@ pub fn read_n_responses(s: &mut TcpStream, n: usize, head_only: bool) -> Vec<Res
         match s.read(&mut chunk) {
             Ok(0) => return rs,
             Ok(k) => buf.extend_from_slice(&chunk[..k]),
-            Err(e) => panic!("read after {} bytes: {e}: {:?}", buf.len(), String::from_utf8_lossy(&buf)),
+            Err(e) => panic!(
+                "read after {} bytes: {e}: {:?}",
+                buf.len(),
+                String::from_utf8_lossy(&buf)
+            ),
         }
     }
 }
@@ -443,7 +461,10 @@ pub fn closes_within(s: &mut TcpStream, within: Duration) -> bool {
         match s.read(&mut sink) {
             Ok(0) => return true,
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
                 return false;
             }
             Err(_) => return true,
@@ -585,7 +606,10 @@ pub struct PidFileGuard(pub PathBuf);
 
 impl Drop for PidFileGuard {
     fn drop(&mut self) {
-        for path in [self.0.clone(), PathBuf::from(format!("{}.oldbin", self.0.display()))] {
+        for path in [
+            self.0.clone(),
+            PathBuf::from(format!("{}.oldbin", self.0.display())),
+        ] {
             if let Some(pid) = read_pid(&path) {
                 kill_group_of(pid);
             }

@@ -1,0 +1,73 @@
+//! systemd: socket activation (LISTEN_FDS/LISTEN_PID) and sd_notify readiness.
+
+mod common;
+
+use std::net::TcpListener;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{BIN, Server, model_args, site};
+
+#[test]
+fn socket_activation_serves_the_socket_systemd_passed() {
+    let root = site();
+    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let fd = socket.as_raw_fd();
+    // LISTEN_PID must be the server's own pid: a shell sets it to its $$ and then
+    // becomes the server with exec, keeping both the pid and descriptor 3.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(["-w", "2", "-b", "127.0.0.1:1", "-r"])
+        .arg(root.path())
+        .args(model_args());
+    // SAFETY: dup2 and fcntl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(fd, 3) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let srv = Server::start_cmd(cmd, root.path(), 2);
+    assert_eq!(srv.addr, addr, "served the inherited socket, not --bind");
+    srv.expect_line("(socket from systemd)", Duration::from_secs(1));
+    assert_eq!(srv.get("/page.html").status, 200);
+}
+
+#[test]
+fn sd_notify_reports_ready_reloading_and_stopping() {
+    let root = site();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let recv = || {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-w", "1", "-b", "127.0.0.1:0", "-r"])
+        .arg(root.path())
+        .args(model_args())
+        .env("NOTIFY_SOCKET", &path);
+    let mut srv = Server::start_cmd(cmd, root.path(), 1);
+    let ready = recv();
+    assert_eq!(ready, format!("READY=1\nMAINPID={}", srv.pid()));
+    srv.signal(libc::SIGHUP);
+    assert!(recv().starts_with("RELOADING=1\nMONOTONIC_USEC="));
+    assert_eq!(recv(), "READY=1");
+    srv.signal(libc::SIGTERM);
+    assert_eq!(recv(), "STOPPING=1");
+    assert_eq!(srv.wait_exit(Duration::from_secs(10)), Some(0));
+}
