@@ -44,7 +44,8 @@ impl Loaded {
 
 /// Parses the command line `argv` (argv[0] first), merged with the config file it names.
 pub fn load(argv: &[OsString]) -> Result<Loaded, ArgsError> {
-    let cli = Args::try_parse_from_argv(argv)?;
+    let on_cli = matches(argv)?;
+    let cli = Args::from_arg_matches(&on_cli).map_err(ArgsError::Clap)?;
     let Some(path) = cli.config.clone() else {
         return Ok(Loaded {
             args: cli,
@@ -74,26 +75,28 @@ pub fn load(argv: &[OsString]) -> Result<Loaded, ArgsError> {
         merged.extend(s.args.iter().map(OsString::from));
         origins.insert(format!("--{}", s.key), (shown.clone(), s.line));
     }
-    let on_cli = Args::command()
-        .try_get_matches_from(argv)
-        .map_err(ArgsError::Clap)?;
     origins.retain(|flag, _| {
         on_cli.value_source(&flag[2..].replace('-', "_"))
             != Some(clap::parser::ValueSource::CommandLine)
     });
     merged.extend(argv.iter().skip(1).cloned());
-    let matches = Args::command()
-        .args_override_self(true)
-        .try_get_matches_from(merged)
-        .map_err(ArgsError::Clap)?;
-    let args = Args::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
+    let args = Args::try_parse_from_argv(&merged)?;
     Ok(Loaded { args, origins })
 }
 
 impl Args {
     fn try_parse_from_argv(argv: &[OsString]) -> Result<Args, ArgsError> {
-        <Args as clap::Parser>::try_parse_from(argv).map_err(ArgsError::Clap)
+        Args::from_arg_matches(&matches(argv)?).map_err(ArgsError::Clap)
     }
+}
+
+/// A flag given twice counts once, with its last value: that is how the command line
+/// overrides the file, and scripts that append a flag to a base command rely on it.
+fn matches(argv: &[OsString]) -> Result<clap::ArgMatches, ArgsError> {
+    Args::command()
+        .args_override_self(true)
+        .try_get_matches_from(argv)
+        .map_err(ArgsError::Clap)
 }
 
 /// One key of the file, as flags.
@@ -186,6 +189,18 @@ mod tests {
         assert!(a.serve_hidden);
         assert_eq!(a.max_requests, 7);
         assert_eq!(a.timeout, 2.5);
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_flag_wins() {
+        let argv: Vec<OsString> = ["preforkd", "-w", "2", "--workers", "3"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let Ok(loaded) = load(&argv) else {
+            panic!("repeated flag refused")
+        };
+        assert_eq!(loaded.args.workers, Some(3));
     }
 
     #[test]

@@ -227,39 +227,12 @@ impl Arbiter {
             for signal in self.signals.take() {
                 self.handle(signal);
             }
-            if self.boot_failed && self.stop.is_none() {
-                log::error(format_args!(
-                    "a worker failed to boot; stopping instead of respawning"
-                ));
-                self.begin_stop(Signal::SIGTERM);
-            }
-            match self.stop {
-                None => {
-                    self.murder_hung_workers();
-                    self.manage_workers();
-                }
-                Some(_) if self.workers.is_empty() => break,
-                Some(Stop::Graceful { deadline }) if Instant::now() >= deadline => {
-                    log::warn(format_args!(
-                        "graceful timeout: killing {} worker(s)",
-                        self.workers.len()
-                    ));
-                    self.signal_all(Signal::SIGKILL);
-                    self.stop = Some(Stop::Fast {
-                        deadline: Instant::now() + FAST_STOP_GRACE,
-                    });
-                }
-                Some(Stop::Fast { deadline }) if Instant::now() >= deadline => {
-                    log::warn(format_args!(
-                        "{} worker(s) still alive after a fast stop: SIGKILL",
-                        self.workers.len()
-                    ));
-                    self.signal_all(Signal::SIGKILL);
-                    self.stop = Some(Stop::Fast {
-                        deadline: Instant::now() + FAST_STOP_GRACE,
-                    });
-                }
-                Some(_) => {}
+            self.stop_if_boot_failed();
+            if self.stop.is_none() {
+                self.murder_hung_workers();
+                self.manage_workers();
+            } else if self.drained() {
+                break;
             }
             self.signals.wait(self.next_wake());
         }
@@ -270,6 +243,41 @@ impl Arbiter {
         } else {
             ExitCode::SUCCESS
         }
+    }
+
+    fn stop_if_boot_failed(&mut self) {
+        if self.boot_failed && self.stop.is_none() {
+            log::error(format_args!(
+                "a worker failed to boot; stopping instead of respawning"
+            ));
+            self.begin_stop(Signal::SIGTERM);
+        }
+    }
+
+    /// While stopping: true once every worker is gone; SIGKILL for those past the
+    /// deadline of their stop.
+    fn drained(&mut self) -> bool {
+        if self.workers.is_empty() {
+            return true;
+        }
+        let (Some(Stop::Graceful { deadline }) | Some(Stop::Fast { deadline })) = self.stop else {
+            return false;
+        };
+        if Instant::now() >= deadline {
+            log::warn(format_args!(
+                "{}: killing {} worker(s)",
+                match self.stop {
+                    Some(Stop::Graceful { .. }) => "graceful timeout",
+                    _ => "workers still alive after a fast stop",
+                },
+                self.workers.len()
+            ));
+            self.signal_all(Signal::SIGKILL);
+            self.stop = Some(Stop::Fast {
+                deadline: Instant::now() + FAST_STOP_GRACE,
+            });
+        }
+        false
     }
 
     fn handle(&mut self, signal: Signal) {

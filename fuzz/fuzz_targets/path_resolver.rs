@@ -72,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
     for root in [&f.inside, &f.never] {
         let mut scratch = Vec::new();
         match root.resolve(data, &mut scratch) {
-            Ok(Resolved::File(file)) => check_inside(&f.root, &file.file),
+            Ok(Resolved::File(file)) => check_inside(&f.root, file.file.file()),
             Ok(Resolved::Directory(dir)) => check_inside(&f.root, &dir),
             Ok(Resolved::AddSlash) | Err(_) => {}
         }

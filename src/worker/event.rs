@@ -129,7 +129,8 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
             listening = epoll.add(listener.as_fd(), listen_event).is_ok();
         }
 
-        if n == 0 || now.duration_since(last_sweep) >= SWEEP_EVERY {
+        let stop_now = !ctx.stopping && life.stop_flagged();
+        if n == 0 || stop_now || now.duration_since(last_sweep) >= SWEEP_EVERY {
             last_sweep = now;
             if !ctx.stopping && life.should_stop() {
                 ctx.stopping = true;

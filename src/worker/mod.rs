@@ -53,6 +53,11 @@ impl Lifecycle {
         }
     }
 
+    /// The stop flag alone (no syscall, no chores): cheap enough to ask every turn.
+    pub fn stop_flagged(&self) -> bool {
+        STOP.load(Ordering::Relaxed)
+    }
+
     /// True once the master asked for a graceful stop or has died. Also does the
     /// periodic chores, since an idle worker's loop asks this every second without
     /// calling `tick`.
