@@ -251,11 +251,15 @@ fn error_bodies_never_echo_the_request() {
         format!("GET /{enc} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
         format!("GET /{enc}/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
         format!("POST /{enc} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
-        format!("GET /{probe} HTTP/1.1\r\nHost: t\r\n\r\n"),
+        format!("GET /{probe} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
         format!("GET / HTTP/1.1\r\nHost: t\r\nX: {probe}\r\nBad Field: {probe}\r\n\r\n"),
-        format!("GET /%zz{enc} HTTP/1.1\r\nHost: t\r\n\r\n"),
-        format!("GET /page.html HTTP/1.1\r\nHost: t\r\nIf-Match: \"{probe}\"\r\n\r\n"),
-        format!("GET /page.html HTTP/1.1\r\nHost: t\r\nRange: bytes=999-{probe}\r\n\r\n"),
+        format!("GET /%zz{enc} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+        format!(
+            "GET /page.html HTTP/1.1\r\nHost: t\r\nIf-Match: \"{probe}\"\r\nConnection: close\r\n\r\n"
+        ),
+        format!(
+            "GET /page.html HTTP/1.1\r\nHost: t\r\nRange: bytes=999-{probe}\r\nConnection: close\r\n\r\n"
+        ),
         long,
     ];
     for raw in &raws {
