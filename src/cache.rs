@@ -97,8 +97,20 @@ impl FileCache {
         let plain_type = plain.content_type;
         let files = Representations {
             plain: keep_bytes(plain, stale.as_ref().map(|e| &e.files.plain)),
-            br: sidecar(root, rel, Coding::Br, plain_type, stale.as_ref().and_then(|e| e.files.br.as_ref())),
-            gz: sidecar(root, rel, Coding::Gzip, plain_type, stale.as_ref().and_then(|e| e.files.gz.as_ref())),
+            br: sidecar(
+                root,
+                rel,
+                Coding::Br,
+                plain_type,
+                stale.as_ref().and_then(|e| e.files.br.as_ref()),
+            ),
+            gz: sidecar(
+                root,
+                rel,
+                Coding::Gzip,
+                plain_type,
+                stale.as_ref().and_then(|e| e.files.gz.as_ref()),
+            ),
         };
         let size = held_bytes(&files);
         let mut total = self.bytes.borrow_mut();
@@ -165,4 +177,3 @@ fn held_bytes(r: &Representations) -> usize {
         .map(|f| f.file.bytes().map_or(0, <[u8]>::len))
         .sum()
 }
-

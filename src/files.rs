@@ -6,12 +6,12 @@
 //! no race between checking and opening exists.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::rc::Rc;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use nix::errno::Errno;
@@ -598,7 +598,9 @@ mod props {
                 for root in [&f.inside, &f.never] {
                     let mut scratch = Vec::new();
                     match root.resolve(&input, &mut scratch) {
-                        Ok(Resolved::File(file)) => assert_inside(&f.root, file.file.file(), &input),
+                        Ok(Resolved::File(file)) => {
+                            assert_inside(&f.root, file.file.file(), &input)
+                        }
                         Ok(Resolved::Directory(dir)) => assert_inside(&f.root, &dir, &input),
                         Ok(Resolved::AddSlash) | Err(_) => {}
                     }

@@ -6,12 +6,12 @@
 
 use std::fs::File;
 use std::rc::Rc;
-use std::time::Instant;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
 use crate::cache::{FileCache, Lookup, Representations};
+use crate::config::Config;
 use crate::files::{Content, OpenFile, Root};
 use crate::http::autoindex;
 use crate::http::conditional::{self, Precondition, Validators};
@@ -61,7 +61,10 @@ pub fn respond(
         return Response::error(Status::MethodNotAllowed, keep_alive);
     }
     let path = req.path();
-    let mut response = match site.cache.resolve(&site.root, path, scratch, Instant::now()) {
+    let mut response = match site
+        .cache
+        .resolve(&site.root, path, scratch, Instant::now())
+    {
         Ok(Lookup::File(files)) => file_response(req, site, files, keep_alive),
         Ok(Lookup::Directory(dir)) if site.autoindex => listing(site, &dir, scratch, keep_alive),
         Ok(Lookup::Directory(_)) => Response::error(Status::Forbidden, keep_alive),

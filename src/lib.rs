@@ -2,16 +2,16 @@
 
 pub mod cache;
 pub mod config;
+pub mod config_file;
+pub mod daemon;
 pub mod files;
 pub mod handler;
+pub mod heartbeat;
 pub mod http;
 pub mod listener;
 pub mod log;
 pub mod master;
-pub mod worker;
-pub mod config_file;
-pub mod daemon;
-pub mod heartbeat;
 pub mod privileges;
 pub mod systemd;
 pub mod upgrade;
+pub mod worker;

@@ -4,65 +4,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Server, alive, pattern, site, started_pid, try_get, wait_until};
-
-/// A client looping GETs on fresh connections until stopped; counts successes and failures.
-struct Loop {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicUsize>,
-    failures: Arc<std::sync::Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Loop {
-    fn start(addr: std::net::SocketAddr, path: &'static str) -> Loop {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicUsize::new(0));
-        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (s, o, f) = (stop.clone(), ok.clone(), failures.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match try_get(addr, path) {
-                    Ok(r) if r.status == 200 => {
-                        o.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(r) => f.lock().unwrap().push(format!("status {}", r.status)),
-                    Err(e) => f.lock().unwrap().push(e),
-                }
-            }
-        });
-        Loop {
-            stop,
-            ok,
-            failures,
-            thread: Some(thread),
-        }
-    }
-
-    fn ok(&self) -> usize {
-        self.ok.load(Ordering::Relaxed)
-    }
-
-    /// Waits until `n` more requests have succeeded than now.
-    fn wait_more(&self, n: usize) {
-        let target = self.ok() + n;
-        assert!(
-            wait_until(Duration::from_secs(20), || self.ok() >= target),
-            "request loop stalled"
-        );
-    }
-
-    /// Stops the loop; returns (succeeded, failures).
-    fn finish(mut self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().unwrap();
-        (self.ok(), self.failures.lock().unwrap().clone())
-    }
-}
+use common::{RequestLoop, Server, alive, pattern, site, started_pid, try_get, wait_until};
 
 fn kill(pid: i32, sig: i32) {
     // SAFETY: signalling a process this test started (or its worker).
@@ -105,7 +49,7 @@ fn a_killed_worker_is_replaced_and_queued_connections_are_served() {
 fn kill_9_under_a_request_loop_loses_nothing_queued() {
     let root = site();
     let srv = Server::start(root.path(), &["-w", "2"]);
-    let lp = Loop::start(srv.addr, "/page.html");
+    let lp = RequestLoop::start(srv.addr, "/page.html");
     lp.wait_more(50);
     // Kill one worker while the loop runs; its replacement must appear.
     let victim = srv.worker_pids()[0];
@@ -115,7 +59,7 @@ fn kill_9_under_a_request_loop_loses_nothing_queued() {
         now.len() == 2 && !now.contains(&victim)
     }));
     lp.wait_more(50);
-    let (ok, failures) = lp.finish();
+    let (ok, failures) = lp.finish("kill -9 under load");
     // A sync worker killed mid-response loses that one response (as any server would);
     // a connection still queued is never lost.
     assert!(failures.len() <= 1, "{failures:?}");
@@ -129,7 +73,7 @@ fn hup_replaces_every_worker_without_a_failed_request() {
     let srv = Server::start(root.path(), &["-w", "2"]);
     let master = srv.pid();
     let old = srv.worker_pids();
-    let lp = Loop::start(srv.addr, "/page.html");
+    let lp = RequestLoop::start(srv.addr, "/page.html");
     lp.wait_more(50);
     srv.signal(libc::SIGHUP);
     assert!(
@@ -141,7 +85,7 @@ fn hup_replaces_every_worker_without_a_failed_request() {
         srv.log.lines()
     );
     lp.wait_more(100);
-    let (ok, failures) = lp.finish();
+    let (ok, failures) = lp.finish("HUP");
     assert!(failures.is_empty(), "{failures:?}");
     assert!(ok >= 150);
     assert_eq!(srv.pid(), master);

@@ -396,7 +396,20 @@ const TCHAR: [bool; 256] = {
         t[i] = b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
             );
         i += 1;
     }
@@ -457,7 +470,11 @@ mod tests {
         let buf = b"GET / HTTP/1.1\r\nHost: x\r\nRANGE: bytes=0-1\r\nX-Other: o\r\n\
                     Range: bytes=5-6\r\nuser-agent: ua\r\nIf-None-Match: \"a\"\r\n\r\n";
         let (r, _) = ok(buf);
-        assert_eq!(r.header("Range"), Some(&b"bytes=0-1"[..]), "the first one wins");
+        assert_eq!(
+            r.header("Range"),
+            Some(&b"bytes=0-1"[..]),
+            "the first one wins"
+        );
         assert_eq!(r.header("User-Agent"), Some(&b"ua"[..]));
         assert_eq!(r.header("if-none-match"), Some(&b"\"a\""[..]));
         assert_eq!(r.header("x-other"), Some(&b"o"[..]));

@@ -106,21 +106,10 @@ impl Response {
     pub fn error(status: Status, keep_alive: bool) -> Response {
         let body = status.error_body().as_bytes();
         Response {
-            status,
             content_type: Some("text/html"),
             content_length: body.len() as u64,
-            last_modified: None,
-            location: None,
-            keep_alive,
-            head_only: false,
             body: Body::Static(body),
-            etag: None,
-            cache_control: None,
-            content_encoding: None,
-            vary_encoding: false,
-            accept_ranges: false,
-            content_range: None,
-            boundary: None,
+            ..Response::new(status, keep_alive)
         }
     }
 

@@ -5,10 +5,10 @@
 //! socket, `event` with epoll on many. All protocol decisions happen here and in `http`.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -90,9 +90,15 @@ enum Phase {
 
 /// A piece of a body still to send after the buffered output.
 enum Chunk {
-    Bytes { data: Vec<u8>, pos: usize },
+    Bytes {
+        data: Vec<u8>,
+        pos: usize,
+    },
     /// Bytes of the connection's `body_file`, sent with `sendfile`.
-    File { offset: u64, remaining: u64 },
+    File {
+        offset: u64,
+        remaining: u64,
+    },
 }
 
 pub struct Conn {
