@@ -2,8 +2,8 @@
 # The whole test suite: unit tests, then every integration test once per worker model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --all-targets
+cargo test
 for model in sync; do  # the default (event) ran above
     echo "== integration tests with --worker-model $model"
-    PREFORKD_TEST_MODEL=$model cargo test --tests --test '*'
+    PREFORKD_TEST_MODEL=$model cargo test --test '*'
 done
