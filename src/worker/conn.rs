@@ -412,6 +412,12 @@ impl Conn {
                         Ok(n) => {
                             *offset += n as u64;
                             *remaining -= n as u64;
+                            if n < count {
+                                // The socket buffer is full: another call would only
+                                // say EAGAIN, and freed space brings a write event.
+                                self.touch_send_deadline();
+                                return Ok(false);
+                            }
                             Ok(n)
                         }
                         Err(e) => Err(e),

@@ -1,10 +1,11 @@
 //! The event model: one epoll loop per worker over many non-blocking connections (as
 //! nginx does), so thousands of idle keep-alive clients cannot starve a new one.
 //!
-//! Accepting: the shared listening socket is registered with `EPOLLEXCLUSIVE`, so the
-//! kernel wakes one waiting worker per new connection instead of all of them (no
-//! thundering herd), and a worker that is busy is not waiting, so the idle ones get the
-//! work. Connections are registered edge-triggered for both directions once; `Conn::drive`
+//! Accepting: every worker polls the shared listening socket (level-triggered) and
+//! takes one connection per wake-up; the idle ones wake first and win. We measured
+//! `EPOLLEXCLUSIVE` first: it avoids waking every worker, but the kernel keeps handing a
+//! burst to the same worker (16 new connections: 16 to one worker, 0 to the other), so
+//! one core did all the work. With a handful of workers the extra wake-ups cost less. Connections are registered edge-triggered for both directions once; `Conn::drive`
 //! always runs until the socket would block, which is what edge triggering requires.
 //! Timeouts are swept a few times a second instead of arming a timer per operation.
 
@@ -22,9 +23,9 @@ use super::conn::{Conn, Context, Want};
 const LISTENER: u64 = u64::MAX;
 /// How often deadlines are checked; a timeout fires at most this late.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
-/// Connections accepted per wake-up before serving the ones already open: bounds the
-/// latency a burst of new clients can add, and leaves some to the other workers.
-const ACCEPT_BATCH: usize = 32;
+/// Connections accepted per wake-up. One, as nginx does by default: a burst of new
+/// clients is then spread over the workers instead of landing on whichever woke first.
+const ACCEPT_BATCH: usize = 1;
 /// Events taken from the kernel per wait.
 const EVENTS: usize = 256;
 
@@ -66,7 +67,7 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
             return;
         }
     };
-    let listen_event = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, LISTENER);
+    let listen_event = EpollEvent::new(EpollFlags::EPOLLIN, LISTENER);
     if let Err(e) = epoll.add(listener.as_fd(), listen_event) {
         crate::log::error(format_args!("epoll_ctl(listener): {e}"));
         return;
