@@ -42,7 +42,9 @@ fn time_per_call(budget: Duration, mut f: impl FnMut() -> usize) -> f64 {
 fn ours(input: &[u8]) -> usize {
     match parse(black_box(input)) {
         // A server also needs the path and the connection decision; touch them.
-        Ok(Parsed::Complete { request, len }) => len + request.path().len() + usize::from(request.keep_alive),
+        Ok(Parsed::Complete { request, len }) => {
+            len + request.path().len() + usize::from(request.keep_alive)
+        }
         _ => 0,
     }
 }
@@ -71,9 +73,15 @@ fn theirs(input: &[u8]) -> usize {
 
 fn main() {
     let budget = Duration::from_millis(
-        std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000),
+        std::env::var("BENCH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000),
     );
-    println!("{:<22} {:>12} {:>12} {:>8}", "input", "preforkd ns", "httparse ns", "ratio");
+    println!(
+        "{:<22} {:>12} {:>12} {:>8}",
+        "input", "preforkd ns", "httparse ns", "ratio"
+    );
     for (name, input) in INPUTS {
         assert!(ours(input) > 0 && theirs(input) > 0, "{name} must parse");
         let a = time_per_call(budget, || ours(input));
