@@ -8,40 +8,15 @@ use std::time::{Duration, Instant};
 
 use common::{Server, parse_responses, site};
 
-/// Reads from `s` until `n` complete responses arrived (or EOF / 10 s).
+/// Reads until `n` complete responses arrived (or EOF / 10 s).
 fn read_responses(s: &mut TcpStream, n: usize, head_only: bool) -> Vec<common::Response> {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        let rs = parse_responses(&buf, head_only);
-        let complete = rs.len() >= n
-            && rs.iter().all(|r| {
-                head_only
-                    || r.body.len() == r.header("content-length").map_or(0, |l| l.parse().unwrap())
-            });
-        if complete {
-            return rs;
-        }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return rs,
-            Ok(k) => buf.extend_from_slice(&chunk[..k]),
-        }
-    }
+    common::read_n_responses(s, n, head_only)
 }
 
 /// True if the server closes the connection within `within`.
 fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut b = [0u8; 4096];
-    loop {
-        match s.read(&mut b) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
+    common::closes_within(s, within)
 }
 
 #[test]

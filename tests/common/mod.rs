@@ -108,30 +108,12 @@ impl Server {
     }
 
     fn launch(cmd: Command, root: &Path, args: &[&str]) -> Server {
-        let (child, log) = spawn_logged(cmd);
-        let addr = log
-            .wait_for(Duration::from_secs(10), |l| {
-                l.split("listening on ")
-                    .nth(1)?
-                    .split(',')
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("server did not start: {:?}", log.lines()));
-        let server = Server {
-            child: Some(child),
-            addr,
-            log,
-            root: root.to_path_buf(),
-        };
-        let n = args
+        let workers = args
             .iter()
             .position(|a| *a == "-w")
             .and_then(|i| args.get(i + 1))
             .map_or(1, |n| n.parse().unwrap());
-        server.wait_workers(n);
-        server
+        Self::start_cmd(cmd, root, workers)
     }
 
     pub fn pid(&self) -> i32 {
