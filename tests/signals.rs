@@ -131,6 +131,64 @@ fn term_finishes_a_download_in_flight_then_exits_0() {
     assert!(workers.iter().all(|p| !alive(*p)));
 }
 
+/// A signal that lands while the worker is inside `sendfile` makes the call return
+/// early with the socket not full. An edge-triggered worker that took that short count
+/// for "socket full" waited for a write event that never came, and the download stalled
+/// until the graceful timeout killed it (seen once in CI as a cut-short TERM download).
+#[test]
+fn signals_during_a_large_download_do_not_stall_it() {
+    let root = site();
+    let body = pattern(64 * 1024 * 1024);
+    std::fs::write(root.path().join("64m.bin"), &body).unwrap();
+    let srv = Server::start(root.path(), &["-w", "1"]);
+    let worker = srv.worker_pids()[0];
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /64m.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pelter = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0u32;
+            // USR1 only reopens the logs: harmless, but it interrupts system calls.
+            while !done.load(std::sync::atomic::Ordering::Relaxed) && sent < 200_000 {
+                kill(worker, libc::SIGUSR1);
+                sent += 1;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            sent
+        })
+    };
+    let mut got = Vec::with_capacity(body.len() + 512);
+    let mut buf = vec![0u8; 64 * 1024];
+    let result = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let signals = pelter.join().unwrap();
+    let head_end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |p| p + 4);
+    assert!(
+        result.is_ok(),
+        "download stalled after {} of {} body bytes ({signals} signals): {result:?}",
+        got.len().saturating_sub(head_end),
+        body.len()
+    );
+    assert!(signals > 0);
+    assert!(
+        got[head_end..] == body[..],
+        "download corrupted or cut short"
+    );
+    assert!(alive(worker), "USR1 must not kill the worker");
+}
+
 #[test]
 fn term_kills_stragglers_after_the_graceful_timeout() {
     let root = site();

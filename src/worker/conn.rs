@@ -409,15 +409,12 @@ impl Conn {
                     match sendfile64(self.stream.as_fd(), file.as_fd(), Some(&mut off), count) {
                         // The file shrank under us: the promised length cannot be met.
                         Ok(0) => return Err(()),
+                        // A short count does not mean the socket is full: a signal
+                        // landing mid-call also cuts it short, and then no write event
+                        // would ever come. Only EAGAIN proves the socket full.
                         Ok(n) => {
                             *offset += n as u64;
                             *remaining -= n as u64;
-                            if n < count {
-                                // The socket buffer is full: another call would only
-                                // say EAGAIN, and freed space brings a write event.
-                                self.touch_send_deadline();
-                                return Ok(false);
-                            }
                             Ok(n)
                         }
                         Err(e) => Err(e),
