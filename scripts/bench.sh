@@ -13,12 +13,16 @@
 #                  a missing/failing binary or a rejected --worker-model is skipped with a note)
 #         KEEPALIVE_TIMEOUT=65 KEEPALIVE_REQUESTS=1000   (nginx and lighttpd)
 #         OUTDIR=scripts/results   KEEP_TMP=1 keeps the temp dir (configs, logs, raw outputs)
+#         SCENARIOS="s1 s2 s3 s4"  a subset runs only those (s5 idle memory is always taken)
 #
 # Scenarios (per server and worker count; servers interleaved A B C A B C per repetition,
 # medians reported):
 #   s1  wrk -t1 -c100 -d$WRK_D on /1k.html            req/s (memory sampled meanwhile)
 #   s2  ab -n $AB_N -c 100 -r on /1k.html              req/s, failed
 #   s3  wrk -t1 -c16 -d$WRK_D on /1m.bin               MiB/s (wrk Transfer/sec)
+#       s1-s3 also record the server's CPU time per request (user + system, summed over
+#       its processes): client and server share the cores, so this is the cost that
+#       decides req/s, and it varies far less between runs than req/s on a shared VM
 #   s4  $IDLE_N idle keep-alive connections held (scripts/idle_clients.py), meanwhile
 #       wrk -t1 -c10 -d$STARV_D --latency and $PROBES sequential fresh curl probes
 #       (-m $PROBE_TIMEOUT): req/s, p99, starved probes
@@ -51,6 +55,8 @@ KEEPALIVE_TIMEOUT=${KEEPALIVE_TIMEOUT:-65}
 KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000}
 OUTDIR=${OUTDIR:-$here/results}
 KEEP_TMP=${KEEP_TMP:-0}
+SCENARIOS=${SCENARIOS:-"s1 s2 s3 s4"}
+want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 die() { echo "bench: $*" >&2; exit 1; }
 secs() { local d=$1; case $d in *ms) echo 1 ;; *s) echo "${d%s}" ;; *m) echo $((${d%m} * 60)) ;; *) echo "$d" ;; esac; }
@@ -274,10 +280,11 @@ kv() { # "a=1 b=2" key -> value
     for k in $1; do [[ ${k%%=*} == "$2" ]] && { echo "${k#*=}"; return; }; done
     echo nan
 }
+cpu() { kv "$(python3 "$lib" cpu "$1")" cpu_ms; } # pid -> CPU ms used by its process tree
 rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; } # server workers rep scenario metric value
 
 run_session() { # server workers rep
-    local srv=$1 w=$2 rep=$3 port dir r out pid
+    local srv=$1 w=$2 rep=$3 port dir r out pid c0 c1
     port=$(python3 "$lib" freeport)
     dir=$tmp/$srv-w$w-r$rep
     if ! start_server "$srv" "$w" "$port" "$dir"; then
@@ -300,37 +307,54 @@ run_session() { # server workers rep
     rec "$srv" "$w" "$rep" s5 procs "$(kv "$r" procs)"
 
     # s1 wrk -c100 1k (+ memory sampling)
-    out=$dir/s1-wrk.txt
-    python3 "$lib" sample "$pid" $(($(secs "$WRK_D") + 5)) "$dir/s5-peak.txt" &
-    local sampler=$!
-    LIVE[$sampler]=1
-    timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html" >"$out" 2>&1 || true
-    kill_pid "$sampler" 20
-    r=$(python3 "$lib" wrk "$out")
-    rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
-    rec "$srv" "$w" "$rep" s1 p99_ms "$(kv "$r" p99_ms)"
-    rec "$srv" "$w" "$rep" s1 wrk_errors "$(kv "$r" errors)"
-    if [[ -s $dir/s5-peak.txt ]]; then
-        r=$(cat "$dir/s5-peak.txt")
-        rec "$srv" "$w" "$rep" s5 loaded_rss_kib "$(kv "$r" rss_kib)"
-        rec "$srv" "$w" "$rep" s5 loaded_pss_kib "$(kv "$r" pss_kib)"
+    if want s1; then
+        out=$dir/s1-wrk.txt
+        python3 "$lib" sample "$pid" $(($(secs "$WRK_D") + 5)) "$dir/s5-peak.txt" &
+        local sampler=$!
+        LIVE[$sampler]=1
+        c0=$(cpu "$pid")
+        timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html" >"$out" 2>&1 || true
+        c1=$(cpu "$pid")
+        kill_pid "$sampler" 20
+        r=$(python3 "$lib" wrk "$out")
+        rec "$srv" "$w" "$rep" s1 cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$r" requests)")"
+        rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
+        rec "$srv" "$w" "$rep" s1 p99_ms "$(kv "$r" p99_ms)"
+        rec "$srv" "$w" "$rep" s1 wrk_errors "$(kv "$r" errors)"
+        if [[ -s $dir/s5-peak.txt ]]; then
+            r=$(cat "$dir/s5-peak.txt")
+            rec "$srv" "$w" "$rep" s5 loaded_rss_kib "$(kv "$r" rss_kib)"
+            rec "$srv" "$w" "$rep" s5 loaded_pss_kib "$(kv "$r" pss_kib)"
+        fi
     fi
 
     # s2 ab -c100 1k
-    out=$dir/s2-ab.txt
-    timeout 300 ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html" >"$out" 2>&1 || true
-    r=$(python3 "$lib" ab "$out")
-    rec "$srv" "$w" "$rep" s2 rps "$(kv "$r" rps)"
-    rec "$srv" "$w" "$rep" s2 failed "$(kv "$r" failed)"
-    rec "$srv" "$w" "$rep" s2 p99_ms "$(kv "$r" p99_ms)"
-    rec "$srv" "$w" "$rep" s2 complete "$(kv "$r" complete)"
+    if want s2; then
+        out=$dir/s2-ab.txt
+        c0=$(cpu "$pid")
+        timeout 300 ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html" >"$out" 2>&1 || true
+        c1=$(cpu "$pid")
+        r=$(python3 "$lib" ab "$out")
+        rec "$srv" "$w" "$rep" s2 cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$r" complete)")"
+        rec "$srv" "$w" "$rep" s2 rps "$(kv "$r" rps)"
+        rec "$srv" "$w" "$rep" s2 failed "$(kv "$r" failed)"
+        rec "$srv" "$w" "$rep" s2 p99_ms "$(kv "$r" p99_ms)"
+        rec "$srv" "$w" "$rep" s2 complete "$(kv "$r" complete)"
+    fi
 
     # s3 wrk -c16 1m
-    out=$dir/s3-wrk.txt
-    timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin" >"$out" 2>&1 || true
-    r=$(python3 "$lib" wrk "$out")
-    rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$r" mib_s)"
-    rec "$srv" "$w" "$rep" s3 wrk_errors "$(kv "$r" errors)"
+    if want s3; then
+        out=$dir/s3-wrk.txt
+        c0=$(cpu "$pid")
+        timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin" >"$out" 2>&1 || true
+        c1=$(cpu "$pid")
+        r=$(python3 "$lib" wrk "$out")
+        rec "$srv" "$w" "$rep" s3 cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$r" requests)")"
+        rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$r" mib_s)"
+        rec "$srv" "$w" "$rep" s3 wrk_errors "$(kv "$r" errors)"
+    fi
+
+    want s4 || { stop_server "$pid"; return 0; }
 
     # s4 starvation: idle keep-alive connections held while fresh clients are measured
     local hold=$(($(secs "$STARV_D") + PROBES * (PROBE_TIMEOUT + 1) + 30))

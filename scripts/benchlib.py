@@ -7,6 +7,9 @@ Subcommands:
   mem PID             memory of PID and all its descendants
                       -> "rss_kib=.. pss_kib=.. procs=.. worker_rss_kib=.."
   tree PID            PID and all its descendants, one per line
+  cpu PID             CPU time (user + system) used so far by PID and its descendants
+                      -> "cpu_ms=.."
+  per START END N     (END - START) ms of CPU over N requests -> microseconds per request
   sample PID SECS OUT sample `mem PID` every 0.5 s for SECS seconds (or until
                       SIGTERM), write the peak to OUT as "rss_kib=.. pss_kib=.."
   freeport            print a free TCP port on 127.0.0.1
@@ -136,6 +139,19 @@ def mem(pid):
     return {"rss_kib": rss, "pss_kib": pss, "procs": len(per), "worker_rss_kib": int(wrss)}
 
 
+def cpu_ms(pid):
+    ticks = 0
+    for p in tree(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime and stime are fields 14 and 15 of stat; [0] here is field 3 (state).
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
 def sample(pid, secs, out):
     stop = {"f": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(f=True))
@@ -163,11 +179,11 @@ def freeport():
 
 SCEN = [
     ("s1", "Scenario 1: wrk -c100 on /1k.html", "rps", "req/s",
-     [("wrk_errors", "wrk errors")]),
+     [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request")]),
     ("s2", "Scenario 2: ab -c100 on /1k.html", "rps", "req/s",
-     [("failed", "failed")]),
+     [("failed", "failed"), ("cpu_us", "server CPU µs/request")]),
     ("s3", "Scenario 3: wrk -c16 on /1m.bin", "mib_s", "MiB/s",
-     [("wrk_errors", "wrk errors")]),
+     [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request")]),
     ("s4", "Scenario 4: starvation (idle keep-alive conns held; wrk -c10 + fresh curl probes)",
      "rps", "req/s",
      [("p99_ms", "wrk p99 ms"), ("starved", "starved probes"),
@@ -232,7 +248,7 @@ def report(csv_path, outdir):
                 cells = [srv, str(w), _fmt(v), ratio(sc, metric, srv, w)]
                 for em, _ in extra:
                     x = g(sc, em, srv, w)
-                    cells.append(_fmt(x, 2 if em == "p99_ms" else 0))
+                    cells.append(_fmt(x, 2 if em == "p99_ms" else 1 if em == "cpu_us" else 0))
                 print("| " + " | ".join(cells) + " |")
         print()
     print("### Scenario 5: memory, sum over master + workers (MiB; loaded = peak during scenario 1)\n")
@@ -301,6 +317,12 @@ def main(argv):
         r = parse_ab(open(argv[2], errors="replace").read())
     elif cmd == "mem":
         r = mem(int(argv[2]))
+    elif cmd == "cpu":
+        r = {"cpu_ms": "%.0f" % cpu_ms(int(argv[2]))}
+    elif cmd == "per":
+        n = float(argv[4] or 0)
+        print("%.2f" % ((float(argv[3]) - float(argv[2])) * 1000.0 / n) if n > 0 else "nan")
+        return 0
     elif cmd == "tree":
         print("\n".join(str(p) for p in tree(int(argv[2]))))
         return 0

@@ -94,19 +94,24 @@ impl Content {
         self.bytes.as_deref()
     }
 
-    /// Fills `buf` from `offset`, from memory when the bytes are held.
-    pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
-        match &self.bytes {
-            Some(bytes) => {
-                let src = usize::try_from(offset)
-                    .ok()
-                    .and_then(|start| bytes.get(start..start.checked_add(buf.len())?))
-                    .ok_or(std::io::ErrorKind::UnexpectedEof)?;
-                buf.copy_from_slice(src);
-                Ok(())
-            }
-            None => self.file.read_exact_at(buf, offset),
+    /// Appends `len` bytes from `offset` to `out` (straight from memory when loaded);
+    /// on error `out` is left as it was.
+    pub fn append_to(&self, out: &mut Vec<u8>, offset: u64, len: usize) -> std::io::Result<()> {
+        if let Some(bytes) = &self.bytes {
+            let src = usize::try_from(offset)
+                .ok()
+                .and_then(|start| bytes.get(start..start.checked_add(len)?))
+                .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+            out.extend_from_slice(src);
+            return Ok(());
         }
+        let start = out.len();
+        out.resize(start + len, 0);
+        let read = self.file.read_exact_at(&mut out[start..], offset);
+        if read.is_err() {
+            out.truncate(start);
+        }
+        read
     }
 }
 

@@ -55,16 +55,14 @@ pub fn respond(
     site: &Site,
     keep_alive: bool,
     scratch: &mut Vec<u8>,
+    now: Instant,
 ) -> Response {
     let head_only = req.method == Method::Head;
     if req.method == Method::Other {
         return Response::error(Status::MethodNotAllowed, keep_alive);
     }
     let path = req.path();
-    let mut response = match site
-        .cache
-        .resolve(&site.root, path, scratch, Instant::now())
-    {
+    let mut response = match site.cache.resolve(&site.root, path, scratch, now) {
         Ok(Lookup::File(files)) => file_response(req, site, files, keep_alive),
         Ok(Lookup::Directory(dir)) if site.autoindex => listing(site, &dir, scratch, keep_alive),
         Ok(Lookup::Directory(_)) => Response::error(Status::Forbidden, keep_alive),
@@ -269,7 +267,7 @@ mod tests {
         let Ok(Parsed::Complete { request, .. }) = parse(raw.as_bytes()) else {
             panic!("bad test request {head:?}");
         };
-        respond(&request, site, true, &mut Vec::new())
+        respond(&request, site, true, &mut Vec::new(), Instant::now())
     }
 
     #[test]

@@ -53,12 +53,12 @@ pub fn render(dir: &[u8], entries: &mut [Entry], truncated: bool) -> Vec<u8> {
             out.push(b'/');
         }
         out.extend_from_slice(b"</a></td><td>");
-        super::conditional::write_http_date(e.modified, &mut out);
+        super::date::push_http_date(e.modified, &mut out);
         out.extend_from_slice(b"</td><td>");
         if e.is_dir {
             out.push(b'-');
         } else {
-            let _ = std::io::Write::write_fmt(&mut out, format_args!("{}", e.size));
+            super::date::push_u64(&mut out, e.size);
         }
         out.extend_from_slice(b"</td></tr>\n");
     }

@@ -22,7 +22,7 @@
 //! No "date in the future" check is done for `If-Modified-Since`: that
 //! would need the clock, and this module stays pure.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Room for the longest possible tag: 2 quotes, 3 dashes, a dot, hex u64
 /// size/secs/inode (16 each), 8 hex nanos, `-` + [`MAX_VARIANT`] bytes.
@@ -232,20 +232,6 @@ pub fn if_range_allows(if_range: &[u8], v: &Validators) -> bool {
     parse_date(field) == Some(unix_time(v.last_modified).0)
 }
 
-/// Writes `t` as an IMF-fixdate (for `Last-Modified`). Unlike
-/// `httpdate::fmt_http_date`, this never panics: times outside the
-/// representable 1970..=9999 span are clamped to its ends.
-pub fn write_http_date(t: SystemTime, out: &mut Vec<u8>) {
-    // 9999-12-31T23:59:59Z
-    const MAX_SECS: u64 = 253_402_300_799;
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs().min(MAX_SECS));
-    let date = httpdate::HttpDate::from(UNIX_EPOCH + Duration::from_secs(secs));
-    // Formatting straight into `out` keeps the response head free of a String per date.
-    let _ = std::io::Write::write_fmt(out, format_args!("{date}"));
-}
-
 /// `(floor(seconds), nanos)` relative to the Unix epoch, also for pre-epoch
 /// times, so comparisons and ETags stay total.
 fn unix_time(t: SystemTime) -> (i64, u32) {
@@ -371,6 +357,7 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     use Precondition::{Failed, NotModified, Proceed};
 
@@ -721,6 +708,7 @@ mod tests {
 
     #[test]
     fn http_date_writer() {
+        use crate::http::date::push_http_date as write_http_date;
         let mut out = Vec::new();
         write_http_date(mtime(), &mut out);
         assert_eq!(out, DATE);

@@ -14,6 +14,8 @@
 //! * Satisfiable ranges are sorted and overlapping/adjacent ones coalesced
 //!   (as nginx does), so a response never repeats bytes.
 
+use super::date::push_u64;
+
 /// Upper bound on range specs we are willing to honour in one request.
 pub const MAX_RANGES: usize = 16;
 
@@ -254,21 +256,6 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
-}
-
-/// Appends `n` in decimal without going through `fmt`.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut first = buf.len();
-    for (idx, slot) in buf.iter_mut().enumerate().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-        first = idx;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(buf.get(first..).unwrap_or_default());
 }
 
 const fn decimal_len(n: u64) -> u64 {

@@ -3,7 +3,6 @@
 use std::rc::Rc;
 
 use crate::files::Content;
-use std::io::Write;
 use std::time::SystemTime;
 
 use super::conditional::ETag;
@@ -114,14 +113,13 @@ impl Response {
     }
 
     /// Writes the status line and header fields, ending with the empty line.
-    pub fn write_head(&self, date: &str, out: &mut Vec<u8>) {
+    pub fn write_head(&self, date: &[u8], out: &mut Vec<u8>) {
         let s = self.status;
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "HTTP/1.1 {} {}\r\n", s.code(), s.reason());
+        out.extend_from_slice(s.status_line().as_bytes());
         out.extend_from_slice(b"Server: ");
         out.extend_from_slice(SERVER.as_bytes());
         out.extend_from_slice(b"\r\nDate: ");
-        out.extend_from_slice(date.as_bytes());
+        out.extend_from_slice(date);
         out.extend_from_slice(if self.keep_alive {
             b"\r\nConnection: keep-alive\r\n".as_slice()
         } else {
@@ -137,11 +135,13 @@ impl Response {
             out.extend_from_slice(b"\r\n");
         }
         if s != Status::NotModified {
-            let _ = write!(out, "Content-Length: {}\r\n", self.content_length);
+            out.extend_from_slice(b"Content-Length: ");
+            super::date::push_u64(out, self.content_length);
+            out.extend_from_slice(b"\r\n");
         }
         if let Some(m) = self.last_modified {
             out.extend_from_slice(b"Last-Modified: ");
-            super::conditional::write_http_date(m, out);
+            super::date::push_http_date(m, out);
             out.extend_from_slice(b"\r\n");
         }
         if let Some(tag) = &self.etag {
@@ -198,7 +198,7 @@ mod tests {
     fn error_head_has_the_required_fields() {
         let r = Response::error(Status::MethodNotAllowed, false);
         let mut out = Vec::new();
-        r.write_head("Sun, 06 Nov 1994 08:49:37 GMT", &mut out);
+        r.write_head(b"Sun, 06 Nov 1994 08:49:37 GMT", &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(text.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));

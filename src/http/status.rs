@@ -66,6 +66,35 @@ impl Status {
         }
     }
 
+    /// The whole status line, `HTTP/1.1 200 OK\r\n`, as a constant: no formatting per
+    /// response.
+    pub fn status_line(self) -> &'static str {
+        macro_rules! line {
+            ($code:literal, $reason:literal) => {
+                concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n")
+            };
+        }
+        match self {
+            Status::Ok => line!(200, "OK"),
+            Status::PartialContent => line!(206, "Partial Content"),
+            Status::MovedPermanently => line!(301, "Moved Permanently"),
+            Status::NotModified => line!(304, "Not Modified"),
+            Status::BadRequest => line!(400, "Bad Request"),
+            Status::Forbidden => line!(403, "Forbidden"),
+            Status::NotFound => line!(404, "Not Found"),
+            Status::MethodNotAllowed => line!(405, "Method Not Allowed"),
+            Status::RequestTimeout => line!(408, "Request Timeout"),
+            Status::PreconditionFailed => line!(412, "Precondition Failed"),
+            Status::UriTooLong => line!(414, "URI Too Long"),
+            Status::RangeNotSatisfiable => line!(416, "Range Not Satisfiable"),
+            Status::HeaderFieldsTooLarge => line!(431, "Request Header Fields Too Large"),
+            Status::InternalServerError => line!(500, "Internal Server Error"),
+            Status::NotImplemented => line!(501, "Not Implemented"),
+            Status::ServiceUnavailable => line!(503, "Service Unavailable"),
+            Status::VersionNotSupported => line!(505, "HTTP Version Not Supported"),
+        }
+    }
+
     /// The short HTML page sent with an error; fixed text, so no input is ever echoed.
     pub fn error_body(self) -> &'static str {
         macro_rules! page {
@@ -99,6 +128,39 @@ impl Status {
             Status::ServiceUnavailable => page!("503", "Service Unavailable"),
             Status::VersionNotSupported => page!("505", "HTTP Version Not Supported"),
             Status::Ok | Status::PartialContent | Status::NotModified => "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::*;
+
+    #[test]
+    fn status_lines_agree_with_code_and_reason() {
+        for s in [
+            Ok,
+            PartialContent,
+            MovedPermanently,
+            NotModified,
+            BadRequest,
+            Forbidden,
+            NotFound,
+            MethodNotAllowed,
+            RequestTimeout,
+            PreconditionFailed,
+            UriTooLong,
+            RangeNotSatisfiable,
+            HeaderFieldsTooLarge,
+            InternalServerError,
+            NotImplemented,
+            ServiceUnavailable,
+            VersionNotSupported,
+        ] {
+            assert_eq!(
+                s.status_line(),
+                format!("HTTP/1.1 {} {}\r\n", s.code(), s.reason())
+            );
         }
     }
 }

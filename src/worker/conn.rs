@@ -162,7 +162,7 @@ impl Conn {
         let mut drained = false;
         loop {
             if self.has_output() && !self.can_batch() {
-                match self.flush() {
+                match self.flush(now) {
                     Ok(true) => {}
                     Ok(false) => {
                         return Want::Write;
@@ -217,8 +217,9 @@ impl Conn {
     /// The deadline passed: answer 408 to a half-sent request, then close.
     pub fn time_out(&mut self, ctx: &mut Context) {
         if self.phase == Phase::Receiving && self.output.is_empty() && !self.input.is_empty() {
-            self.queue(Response::error(Status::RequestTimeout, false), ctx);
-            let _ = self.flush();
+            let now = Instant::now();
+            self.queue(Response::error(Status::RequestTimeout, false), ctx, now);
+            let _ = self.flush(now);
         }
     }
 
@@ -246,7 +247,7 @@ impl Conn {
             Ok(Parsed::Partial) => return false,
             Ok(Parsed::Complete { request, len }) => {
                 let keep_alive = request.keep_alive && !ctx.stopping;
-                let response = respond(&request, &ctx.site, keep_alive, &mut ctx.scratch);
+                let response = respond(&request, &ctx.site, keep_alive, &mut ctx.scratch, now);
                 crate::log::access(self.peer, Some(&request), &response);
                 self.discard = request.content_length;
                 self.input.drain(..len);
@@ -262,13 +263,13 @@ impl Conn {
             }
         };
         ctx.served += 1;
-        self.queue(response, ctx);
+        self.queue(response, ctx, now);
         self.set_phase(Phase::Sending, ctx, now);
         true
     }
 
-    fn queue(&mut self, response: Response, ctx: &mut Context) {
-        response.write_head(ctx.date.now(), &mut self.output);
+    fn queue(&mut self, response: Response, ctx: &mut Context, now: Instant) {
+        response.write_head(ctx.date.now(now), &mut self.output);
         if !response.keep_alive {
             self.close_after = true;
         }
@@ -318,15 +319,12 @@ impl Conn {
     /// Appends `len` bytes of `file` from `offset` to the output; false if they could
     /// not all be read.
     fn read_into_output(&mut self, file: &Content, offset: u64, len: u64) -> bool {
-        let start = self.output.len();
-        self.output.resize(start + len as usize, 0);
         if file
-            .read_exact_at(&mut self.output[start..], offset)
+            .append_to(&mut self.output, offset, len as usize)
             .is_err()
         {
             // The file shrank or vanished after the head was decided: send what
             // the head promised as far as we have it, then close.
-            self.output.truncate(start);
             self.close_after = true;
             return false;
         }
@@ -356,7 +354,7 @@ impl Conn {
     }
 
     /// Writes pending output; Ok(true) when all is sent, Ok(false) when the socket is full.
-    fn flush(&mut self) -> Result<bool, ()> {
+    fn flush(&mut self, now: Instant) -> Result<bool, ()> {
         while self.output_pos < self.output.len() {
             let mut flags = MsgFlags::MSG_NOSIGNAL;
             if !self.chunks.is_empty() {
@@ -369,7 +367,7 @@ impl Conn {
             ) {
                 Ok(n) => {
                     self.output_pos += n;
-                    self.touch_send_deadline();
+                    self.touch_send_deadline(now);
                 }
                 Err(Errno::EAGAIN) => return Ok(false),
                 Err(Errno::EINTR) => {}
@@ -422,7 +420,7 @@ impl Conn {
                 }
             };
             match sent {
-                Ok(_) => self.touch_send_deadline(),
+                Ok(_) => self.touch_send_deadline(now),
                 Err(Errno::EAGAIN) => return Ok(false),
                 Err(Errno::EINTR) => {}
                 Err(_) => return Err(()),
@@ -432,9 +430,9 @@ impl Conn {
         Ok(true)
     }
 
-    fn touch_send_deadline(&mut self) {
+    fn touch_send_deadline(&mut self, now: Instant) {
         // Progress was made: the send timeout counts from now.
-        self.deadline = Instant::now() + self.send_timeout;
+        self.deadline = now + self.send_timeout;
     }
 
     fn set_phase(&mut self, phase: Phase, ctx: &Context, now: Instant) {

@@ -98,7 +98,9 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
         let now = Instant::now();
         for event in &events[..n] {
             match event.data() {
-                LISTENER => accept_some(listener, &epoll, &mut slab, &ctx, now, max_connections),
+                LISTENER => {
+                    accept_some(listener, &epoll, &mut slab, &mut ctx, now, max_connections)
+                }
                 token => {
                     let i = token as usize;
                     let want = match slab.conns.get_mut(i) {
@@ -157,7 +159,7 @@ fn accept_some(
     listener: &TcpListener,
     epoll: &Epoll,
     slab: &mut Slab,
-    ctx: &Context,
+    ctx: &mut Context,
     now: Instant,
     max_connections: usize,
 ) {
@@ -170,11 +172,20 @@ fn accept_some(
             // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
             Err(_) => return,
         };
-        let conn = Conn::new(stream, peer, ctx, now);
+        let mut conn = Conn::new(stream, peer, ctx, now);
+        // The request usually arrives with the connection: answer it now. A client
+        // that closes after one response (HTTP/1.0, `ab`) then never costs an
+        // epoll_ctl or another wait.
+        if conn.drive(ctx, now) == Want::Close {
+            conn.close();
+            continue;
+        }
         let i = slab.insert(conn);
         let Some(Some(conn)) = slab.conns.get(i) else {
             continue;
         };
+        // Registering reports the socket's current readiness too, so nothing that
+        // happened since the read above is missed.
         let interest = EpollFlags::EPOLLIN
             | EpollFlags::EPOLLOUT
             | EpollFlags::EPOLLRDHUP
@@ -185,8 +196,6 @@ fn accept_some(
         {
             slab.remove(i);
         }
-        // The first request usually arrives with the connection; the edge-triggered
-        // registration reports it, so nothing more to do here.
     }
 }
 
