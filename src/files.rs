@@ -19,6 +19,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::Mode;
 
 use crate::http::autoindex::Entry as DirEntry;
+use crate::http::conditional::Validators;
 use crate::http::status::Status;
 
 /// How symlinks under the root are treated.
@@ -59,6 +60,9 @@ pub struct OpenFile {
     pub modified: SystemTime,
     pub inode: u64,
     pub content_type: &'static str,
+    /// ETag and Last-Modified, worked out once per open file (a sidecar's ETag names
+    /// its coding).
+    pub validators: Rc<Validators>,
 }
 
 /// An open file and, once the cache has loaded a small one, its bytes in memory.
@@ -203,6 +207,7 @@ impl Root {
         }
         let mut f = open_file(file, &meta, b"");
         f.content_type = content_type;
+        f.validators = Rc::new(Validators::new(f.size, f.modified, f.inode, Some(ext)));
         Some(f)
     }
 
@@ -282,10 +287,12 @@ impl Root {
 }
 
 fn open_file(file: File, meta: &std::fs::Metadata, name: &[u8]) -> OpenFile {
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     OpenFile {
         size: meta.len(),
-        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        modified,
         inode: meta.ino(),
+        validators: Rc::new(Validators::new(meta.len(), modified, meta.ino(), None)),
         content_type: content_type(name),
         file: Rc::new(Content::new(file)),
     }

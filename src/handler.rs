@@ -88,7 +88,7 @@ fn file_response(
 ) -> Response {
     let content_type = files.plain.content_type;
     let (f, coding, has_sidecar) = choose_representation(req, files);
-    let validators = Validators::new(f.size, f.modified, f.inode, coding.map(Coding::extension));
+    let validators = *f.validators;
     let size = f.size;
 
     let mut r = match conditional::evaluate(
@@ -101,7 +101,7 @@ fn file_response(
     ) {
         Precondition::NotModified => {
             let mut r = Response::new(Status::NotModified, keep_alive);
-            r.last_modified = Some(validators.last_modified);
+            r.last_modified = Some(validators.last_modified_text);
             r.etag = Some(validators.etag);
             r.cache_control = site.cache_control;
             r.vary_encoding = has_sidecar;
@@ -134,7 +134,7 @@ fn file_response(
         },
     };
     if r.status != Status::PreconditionFailed {
-        r.last_modified = Some(validators.last_modified);
+        r.last_modified = Some(validators.last_modified_text);
         r.etag = Some(validators.etag);
         r.content_encoding = coding.map(Coding::header_value);
     }

@@ -24,6 +24,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::date::ImfDate;
+
 /// Room for the longest possible tag: 2 quotes, 3 dashes, a dot, hex u64
 /// size/secs/inode (16 each), 8 hex nanos, `-` + [`MAX_VARIANT`] bytes.
 pub const ETAG_CAPACITY: usize = 80;
@@ -138,6 +140,8 @@ pub fn etag(size: u64, mtime: SystemTime, inode: u64, variant: Option<&str>) -> 
 pub struct Validators {
     pub etag: ETag,
     pub last_modified: SystemTime,
+    /// `last_modified` as the header shows it, formatted once.
+    pub last_modified_text: ImfDate,
 }
 
 impl Validators {
@@ -146,6 +150,7 @@ impl Validators {
         Validators {
             etag: etag(size, mtime, inode, variant),
             last_modified: mtime,
+            last_modified_text: ImfDate::new(mtime),
         }
     }
 }

@@ -41,6 +41,31 @@ impl DateCache {
     }
 }
 
+/// An IMF-fixdate held inline (always 29 bytes), so a file's `Last-Modified` is
+/// formatted once when the file is opened, not per response.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ImfDate([u8; 29]);
+
+impl ImfDate {
+    pub fn new(t: SystemTime) -> ImfDate {
+        let mut text = Vec::with_capacity(29);
+        push_http_date(t, &mut text);
+        let mut out = [b' '; 29];
+        out.copy_from_slice(text.get(..29).unwrap_or(&[b' '; 29]));
+        ImfDate(out)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ImfDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
 /// The latest second an IMF-fixdate can show: 9999-12-31T23:59:59Z.
 const MAX_SECS: u64 = 253_402_300_799;
 
@@ -143,6 +168,18 @@ mod tests {
         let mut out = Vec::new();
         push_http_date(UNIX_EPOCH - Duration::from_secs(5), &mut out);
         assert_eq!(out, b"Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn inline_dates() {
+        assert_eq!(
+            ImfDate::new(from_secs(784_111_777)).as_bytes(),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            ImfDate::new(from_secs(u64::MAX / 2)).as_bytes(),
+            b"Fri, 31 Dec 9999 23:59:59 GMT"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use std::rc::Rc;
 
+use super::date::ImfDate;
 use crate::files::Content;
-use std::time::SystemTime;
 
 use super::conditional::ETag;
 use super::range::{self, BOUNDARY_LEN, ByteRange};
@@ -57,7 +57,7 @@ pub struct Response {
     pub content_type: Option<&'static str>,
     /// The exact Content-Length (for HEAD, the length a GET would send).
     pub content_length: u64,
-    pub last_modified: Option<SystemTime>,
+    pub last_modified: Option<ImfDate>,
     /// For a redirect: the new location (already safe to send: no CR, LF or controls).
     pub location: Option<Vec<u8>>,
     pub keep_alive: bool,
@@ -141,7 +141,7 @@ impl Response {
         }
         if let Some(m) = self.last_modified {
             out.extend_from_slice(b"Last-Modified: ");
-            super::date::push_http_date(m, out);
+            out.extend_from_slice(m.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         if let Some(tag) = &self.etag {
