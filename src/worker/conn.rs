@@ -27,8 +27,11 @@ use crate::http::status::Status;
 const SMALL_FILE: u64 = 32 * 1024;
 /// Pipelined responses are gathered into one write up to about this many bytes.
 const BATCH_LIMIT: usize = 64 * 1024;
-/// The most one `sendfile` call is asked to send, well under its 2 GiB ceiling.
-const SENDFILE_CHUNK: u64 = 1 << 30;
+/// The most file bytes one connection sends per turn before the others get theirs
+/// (lighttpd and nginx's `sendfile_max_chunk` do the same): a big download then cannot
+/// hog the worker, and the client reads each piece while the next is being sent.
+/// (Also keeps each `sendfile` call far below its 2 GiB ceiling.)
+const SEND_BUDGET: u64 = 256 * 1024;
 /// How much one read takes from the socket.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -75,7 +78,19 @@ impl Context {
 pub enum Want {
     Read,
     Write,
+    /// The socket can take more, but this connection has had its turn: drive it again
+    /// soon without waiting for an event (edge-triggered epoll would not send one).
+    Again,
     Close,
+}
+
+/// How far a flush got.
+enum Flushed {
+    All,
+    /// The socket is full: wait until it is writable.
+    Blocked,
+    /// The per-turn budget is spent; the socket may take more.
+    Budget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,8 +178,9 @@ impl Conn {
         loop {
             if self.has_output() && !self.can_batch() {
                 match self.flush(now) {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(Flushed::All) => {}
+                    Ok(Flushed::Budget) => return Want::Again,
+                    Ok(Flushed::Blocked) => {
                         return Want::Write;
                     }
                     Err(()) => return Want::Close,
@@ -353,8 +369,9 @@ impl Conn {
         }
     }
 
-    /// Writes pending output; Ok(true) when all is sent, Ok(false) when the socket is full.
-    fn flush(&mut self, now: Instant) -> Result<bool, ()> {
+    /// Writes pending output, up to [`SEND_BUDGET`] bytes of file body per call.
+    fn flush(&mut self, now: Instant) -> Result<Flushed, ()> {
+        let mut budget = SEND_BUDGET;
         while self.output_pos < self.output.len() {
             let mut flags = MsgFlags::MSG_NOSIGNAL;
             if !self.chunks.is_empty() {
@@ -369,7 +386,7 @@ impl Conn {
                     self.output_pos += n;
                     self.touch_send_deadline(now);
                 }
-                Err(Errno::EAGAIN) => return Ok(false),
+                Err(Errno::EAGAIN) => return Ok(Flushed::Blocked),
                 Err(Errno::EINTR) => {}
                 Err(_) => return Err(()),
             }
@@ -402,8 +419,11 @@ impl Conn {
                         self.chunks.pop_front();
                         continue;
                     };
+                    if budget == 0 {
+                        return Ok(Flushed::Budget);
+                    }
                     let mut off = *offset as i64;
-                    let count = (*remaining).min(SENDFILE_CHUNK) as usize;
+                    let count = (*remaining).min(budget) as usize;
                     match sendfile64(self.stream.as_fd(), file.as_fd(), Some(&mut off), count) {
                         // The file shrank under us: the promised length cannot be met.
                         Ok(0) => return Err(()),
@@ -413,6 +433,7 @@ impl Conn {
                         Ok(n) => {
                             *offset += n as u64;
                             *remaining -= n as u64;
+                            budget -= n as u64;
                             Ok(n)
                         }
                         Err(e) => Err(e),
@@ -421,13 +442,13 @@ impl Conn {
             };
             match sent {
                 Ok(_) => self.touch_send_deadline(now),
-                Err(Errno::EAGAIN) => return Ok(false),
+                Err(Errno::EAGAIN) => return Ok(Flushed::Blocked),
                 Err(Errno::EINTR) => {}
                 Err(_) => return Err(()),
             }
         }
         self.body_file = None;
-        Ok(true)
+        Ok(Flushed::All)
     }
 
     fn touch_send_deadline(&mut self, now: Instant) {

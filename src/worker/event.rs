@@ -80,9 +80,15 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
     };
     let mut events = vec![EpollEvent::empty(); EVENTS];
     let mut last_sweep = Instant::now();
+    // Connections that used up their turn's send budget (`Want::Again`) and are driven
+    // again next turn; two lists swapped each turn, so no allocation per turn.
+    let mut again: Vec<usize> = Vec::new();
+    let mut pending: Vec<usize> = Vec::new();
 
     loop {
-        let timeout = if slab.len == 0 {
+        let timeout = if !again.is_empty() {
+            0
+        } else if slab.len == 0 {
             1000u16
         } else {
             SWEEP_EVERY.as_millis() as u16
@@ -96,11 +102,18 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
             }
         };
         let now = Instant::now();
+        std::mem::swap(&mut again, &mut pending);
         for event in &events[..n] {
             match event.data() {
-                LISTENER => {
-                    accept_some(listener, &epoll, &mut slab, &mut ctx, now, max_connections)
-                }
+                LISTENER => accept_some(
+                    listener,
+                    &epoll,
+                    &mut slab,
+                    &mut ctx,
+                    now,
+                    max_connections,
+                    &mut again,
+                ),
                 token => {
                     let i = token as usize;
                     let want = match slab.conns.get_mut(i) {
@@ -115,9 +128,21 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
                         }
                         _ => continue,
                     };
-                    if want == Want::Close {
-                        close(&mut slab, i);
+                    match want {
+                        Want::Close => close(&mut slab, i),
+                        Want::Again => again.push(i),
+                        Want::Read | Want::Write => {}
                     }
+                }
+            }
+        }
+        for i in pending.drain(..) {
+            // A slot freed and refilled meanwhile just gets a harmless extra drive.
+            if let Some(Some(conn)) = slab.conns.get_mut(i) {
+                match conn.drive(&mut ctx, now) {
+                    Want::Close => close(&mut slab, i),
+                    Want::Again => again.push(i),
+                    Want::Read | Want::Write => {}
                 }
             }
         }
@@ -133,7 +158,7 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
         }
 
         let stop_now = !ctx.stopping && life.stop_flagged();
-        if n == 0 || stop_now || now.duration_since(last_sweep) >= SWEEP_EVERY {
+        if stop_now || now.duration_since(last_sweep) >= SWEEP_EVERY {
             last_sweep = now;
             if !ctx.stopping && life.should_stop() {
                 ctx.stopping = true;
@@ -162,6 +187,7 @@ fn accept_some(
     ctx: &mut Context,
     now: Instant,
     max_connections: usize,
+    again: &mut Vec<usize>,
 ) {
     for _ in 0..ACCEPT_BATCH {
         if slab.len >= max_connections || ctx.stopping {
@@ -176,11 +202,15 @@ fn accept_some(
         // The request usually arrives with the connection: answer it now. A client
         // that closes after one response (HTTP/1.0, `ab`) then never costs an
         // epoll_ctl or another wait.
-        if conn.drive(ctx, now) == Want::Close {
+        let want = conn.drive(ctx, now);
+        if want == Want::Close {
             conn.close();
             continue;
         }
         let i = slab.insert(conn);
+        if want == Want::Again {
+            again.push(i);
+        }
         let Some(Some(conn)) = slab.conns.get(i) else {
             continue;
         };

@@ -40,7 +40,8 @@ fn serve_one(mut conn: Conn, ctx: &mut Context, life: &Lifecycle) {
         let events = match want {
             Want::Close => break,
             Want::Read => PollFlags::POLLIN,
-            Want::Write => PollFlags::POLLOUT,
+            // Level-triggered: poll returns at once if the socket still has room.
+            Want::Write | Want::Again => PollFlags::POLLOUT,
         };
         let now = Instant::now();
         if now >= conn.deadline() {
