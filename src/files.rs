@@ -138,11 +138,23 @@ impl Root {
         if !dir.metadata()?.is_dir() {
             return Err(std::io::Error::other("not a directory"));
         }
-        Ok(Root {
+        let root = Root {
             dir: dir.into(),
             symlinks,
             serve_hidden,
-        })
+        };
+        // Every file is opened with openat2 (Linux 5.6+). Where it is missing or
+        // filtered (an old kernel, a strict seccomp profile, valgrind), say so at start
+        // instead of answering every request with 404.
+        let how = OpenHow::new()
+            .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY)
+            .resolve(ResolveFlag::RESOLVE_BENEATH);
+        if let Err(e) = openat2(root.dir.as_fd(), ".", how) {
+            return Err(std::io::Error::other(format!(
+                "openat2 is not available ({e}); preforkd needs Linux 5.6 or later"
+            )));
+        }
+        Ok(root)
     }
 
     /// Resolves a raw request path (percent-encoded, no query) to what it names.

@@ -374,7 +374,10 @@ impl Conn {
         let mut budget = SEND_BUDGET;
         while self.output_pos < self.output.len() {
             let mut flags = MsgFlags::MSG_NOSIGNAL;
-            if !self.chunks.is_empty() {
+            // More follows: the body, or (when the connection closes after this) the
+            // FIN, which the close then carries in the same segment as the last bytes,
+            // so the client gets response and end in one packet and one wake-up.
+            if !self.chunks.is_empty() || self.close_after {
                 flags |= MsgFlags::from_bits_retain(libc::MSG_MORE);
             }
             match send(
