@@ -281,10 +281,21 @@ kv() { # "a=1 b=2" key -> value
     echo nan
 }
 cpu() { kv "$(python3 "$lib" cpu "$1")" cpu_ms; } # pid -> CPU ms used by its process tree
+# Runs a load command against server $pid, parses its output with benchlib's $parser
+# into R, and records the server's CPU µs per request (count taken from R's $count).
+load() { # srv w rep scenario pid parser count out cmd...
+    local srv=$1 w=$2 rep=$3 sc=$4 pid=$5 parser=$6 count=$7 out=$8 c0 c1
+    shift 8
+    c0=$(cpu "$pid")
+    "$@" >"$out" 2>&1 || true
+    c1=$(cpu "$pid")
+    R=$(python3 "$lib" "$parser" "$out")
+    rec "$srv" "$w" "$rep" "$sc" cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$R" "$count")")"
+}
 rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; } # server workers rep scenario metric value
 
 run_session() { # server workers rep
-    local srv=$1 w=$2 rep=$3 port dir r out pid c0 c1
+    local srv=$1 w=$2 rep=$3 port dir r out pid
     port=$(python3 "$lib" freeport)
     dir=$tmp/$srv-w$w-r$rep
     if ! start_server "$srv" "$w" "$port" "$dir"; then
@@ -312,12 +323,10 @@ run_session() { # server workers rep
         python3 "$lib" sample "$pid" $(($(secs "$WRK_D") + 5)) "$dir/s5-peak.txt" &
         local sampler=$!
         LIVE[$sampler]=1
-        c0=$(cpu "$pid")
-        timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html" >"$out" 2>&1 || true
-        c1=$(cpu "$pid")
+        load "$srv" "$w" "$rep" s1 "$pid" wrk requests "$out" \
+            timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html"
         kill_pid "$sampler" 20
-        r=$(python3 "$lib" wrk "$out")
-        rec "$srv" "$w" "$rep" s1 cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$r" requests)")"
+        r=$R
         rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
         rec "$srv" "$w" "$rep" s1 p99_ms "$(kv "$r" p99_ms)"
         rec "$srv" "$w" "$rep" s1 wrk_errors "$(kv "$r" errors)"
@@ -331,11 +340,9 @@ run_session() { # server workers rep
     # s2 ab -c100 1k
     if want s2; then
         out=$dir/s2-ab.txt
-        c0=$(cpu "$pid")
-        timeout 300 ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html" >"$out" 2>&1 || true
-        c1=$(cpu "$pid")
-        r=$(python3 "$lib" ab "$out")
-        rec "$srv" "$w" "$rep" s2 cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$r" complete)")"
+        load "$srv" "$w" "$rep" s2 "$pid" ab complete "$out" \
+            timeout 300 ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html"
+        r=$R
         rec "$srv" "$w" "$rep" s2 rps "$(kv "$r" rps)"
         rec "$srv" "$w" "$rep" s2 failed "$(kv "$r" failed)"
         rec "$srv" "$w" "$rep" s2 p99_ms "$(kv "$r" p99_ms)"
@@ -345,11 +352,9 @@ run_session() { # server workers rep
     # s3 wrk -c16 1m
     if want s3; then
         out=$dir/s3-wrk.txt
-        c0=$(cpu "$pid")
-        timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin" >"$out" 2>&1 || true
-        c1=$(cpu "$pid")
-        r=$(python3 "$lib" wrk "$out")
-        rec "$srv" "$w" "$rep" s3 cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$r" requests)")"
+        load "$srv" "$w" "$rep" s3 "$pid" wrk requests "$out" \
+            timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin"
+        r=$R
         rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$r" mib_s)"
         rec "$srv" "$w" "$rep" s3 wrk_errors "$(kv "$r" errors)"
     fi

@@ -186,7 +186,12 @@ impl Root {
                 scratch.push(b'/');
             }
             scratch.extend_from_slice(b"index.html");
-            return Ok(Resolved::File(open_file(index, &meta, b"index.html")));
+            return Ok(Resolved::File(open_file(
+                index,
+                &meta,
+                content_type(b"index.html"),
+                None,
+            )));
         }
         if !meta.is_file() {
             // FIFOs, sockets, devices: never read them for a client.
@@ -195,7 +200,12 @@ impl Root {
         if trailing_slash {
             return Err(Status::NotFound);
         }
-        Ok(Resolved::File(open_file(file, &meta, scratch)))
+        Ok(Resolved::File(open_file(
+            file,
+            &meta,
+            content_type(scratch),
+            None,
+        )))
     }
 
     /// Opens `rel` + `.` + `ext` (e.g. `page.html.br`) when it is a regular file; `rel`
@@ -217,10 +227,7 @@ impl Root {
         if !meta.is_file() {
             return None;
         }
-        let mut f = open_file(file, &meta, b"");
-        f.content_type = content_type;
-        f.validators = Rc::new(Validators::new(f.size, f.modified, f.inode, Some(ext)));
-        Some(f)
+        Some(open_file(file, &meta, content_type, Some(ext)))
     }
 
     /// The entries of a directory from [`Resolved::Directory`], for a listing: regular
@@ -298,14 +305,20 @@ impl Root {
     }
 }
 
-fn open_file(file: File, meta: &std::fs::Metadata, name: &[u8]) -> OpenFile {
+/// `variant` names a sidecar's coding, so its ETag differs from the plain file's.
+fn open_file(
+    file: File,
+    meta: &std::fs::Metadata,
+    content_type: &'static str,
+    variant: Option<&str>,
+) -> OpenFile {
     let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     OpenFile {
         size: meta.len(),
         modified,
         inode: meta.ino(),
-        validators: Rc::new(Validators::new(meta.len(), modified, meta.ino(), None)),
-        content_type: content_type(name),
+        validators: Rc::new(Validators::new(meta.len(), modified, meta.ino(), variant)),
+        content_type,
         file: Rc::new(Content::new(file)),
     }
 }

@@ -7,8 +7,7 @@
 use std::fs::File;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cache::{FileCache, Lookup, Representations};
 use crate::config::Config;

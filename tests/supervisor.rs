@@ -42,9 +42,7 @@ fn ttin_and_ttou_scale_the_pool_without_a_failed_request() {
         srv.log.lines()
     );
     lp.wait_more(30);
-    let (ok, failures) = lp.finish("TTIN/TTOU");
-    assert!(failures.is_empty(), "{failures:?}");
-    assert!(ok >= 90);
+    lp.finish_without_failures("TTIN/TTOU", 90);
 }
 
 #[test]
@@ -72,9 +70,7 @@ fn max_requests_retires_workers_without_a_failed_request() {
         srv.log.lines()
     );
     lp.wait_more(20);
-    let (ok, failures) = lp.finish("--max-requests 20");
-    assert!(failures.is_empty(), "{failures:?}");
-    assert!(ok >= 80);
+    lp.finish_without_failures("--max-requests 20", 80);
     // The loop may have just retired a worker whose replacement is starting.
     assert!(
         wait_until(Duration::from_secs(5), || srv.worker_pids().len() == 2),

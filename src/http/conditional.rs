@@ -713,15 +713,15 @@ mod tests {
 
     #[test]
     fn http_date_writer() {
-        use crate::http::date::push_http_date as write_http_date;
+        use crate::http::date::push_http_date;
         let mut out = Vec::new();
-        write_http_date(mtime(), &mut out);
+        push_http_date(mtime(), &mut out);
         assert_eq!(out, DATE);
         out.clear();
-        write_http_date(UNIX_EPOCH - Duration::from_secs(5), &mut out);
+        push_http_date(UNIX_EPOCH - Duration::from_secs(5), &mut out);
         assert_eq!(out, b"Thu, 01 Jan 1970 00:00:00 GMT");
         out.clear();
-        write_http_date(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4), &mut out);
+        push_http_date(UNIX_EPOCH + Duration::from_secs(u64::MAX / 4), &mut out);
         assert_eq!(out, b"Fri, 31 Dec 9999 23:59:59 GMT");
         // Round trip through the parser used for If-Modified-Since.
         assert_eq!(parse_date(DATE), Some(T as i64));

@@ -50,9 +50,8 @@ impl ImfDate {
     pub fn new(t: SystemTime) -> ImfDate {
         let mut text = Vec::with_capacity(29);
         push_http_date(t, &mut text);
-        let mut out = [b' '; 29];
-        out.copy_from_slice(text.get(..29).unwrap_or(&[b' '; 29]));
-        ImfDate(out)
+        // An IMF-fixdate is always 29 bytes (the year is clamped to four digits).
+        ImfDate(<[u8; 29]>::try_from(text.as_slice()).unwrap_or([b' '; 29]))
     }
 
     pub fn as_bytes(&self) -> &[u8] {

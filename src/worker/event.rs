@@ -5,8 +5,12 @@
 //! takes one connection per wake-up; the idle ones wake first and win. We measured
 //! `EPOLLEXCLUSIVE` first: it avoids waking every worker, but the kernel keeps handing a
 //! burst to the same worker (16 new connections: 16 to one worker, 0 to the other), so
-//! one core did all the work. With a handful of workers the extra wake-ups cost less. Connections are registered edge-triggered for both directions once; `Conn::drive`
-//! always runs until the socket would block, which is what edge triggering requires.
+//! one core did all the work. With a handful of workers the extra wake-ups cost less.
+//!
+//! Connections are registered edge-triggered for both directions once, so
+//! `Conn::drive` runs until the socket would block, which edge triggering requires. The
+//! one exception is a connection that spent its send budget (`Want::Again`): no event
+//! will come for it, so the loop drives it again on its next turn.
 //! Timeouts are swept a few times a second instead of arming a timer per operation.
 
 use std::net::TcpListener;
@@ -128,22 +132,15 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_con
                         }
                         _ => continue,
                     };
-                    match want {
-                        Want::Close => close(&mut slab, i),
-                        Want::Again => again.push(i),
-                        Want::Read | Want::Write => {}
-                    }
+                    settle(&mut slab, &mut again, i, want);
                 }
             }
         }
         for i in pending.drain(..) {
             // A slot freed and refilled meanwhile just gets a harmless extra drive.
             if let Some(Some(conn)) = slab.conns.get_mut(i) {
-                match conn.drive(&mut ctx, now) {
-                    Want::Close => close(&mut slab, i),
-                    Want::Again => again.push(i),
-                    Want::Read | Want::Write => {}
-                }
+                let want = conn.drive(&mut ctx, now);
+                settle(&mut slab, &mut again, i, want);
             }
         }
         life.tick(ctx.served);
@@ -226,6 +223,15 @@ fn accept_some(
         {
             slab.remove(i);
         }
+    }
+}
+
+/// Acts on what driving connection `i` left it wanting; Read and Write wait for epoll.
+fn settle(slab: &mut Slab, again: &mut Vec<usize>, i: usize, want: Want) {
+    match want {
+        Want::Close => close(slab, i),
+        Want::Again => again.push(i),
+        Want::Read | Want::Write => {}
     }
 }
 

@@ -574,6 +574,13 @@ impl RequestLoop {
         );
         (ok, failures)
     }
+
+    /// Stops the loop; asserts that no request failed and at least `at_least` succeeded.
+    pub fn finish_without_failures(self, what: &str, at_least: usize) {
+        let (ok, failures) = self.finish(what);
+        assert!(failures.is_empty(), "{failures:?}");
+        assert!(ok >= at_least, "{what}: only {ok} requests succeeded");
+    }
 }
 
 impl Drop for RequestLoop {
