@@ -230,6 +230,7 @@ impl Arbiter {
             self.stop_if_boot_failed();
             if self.stop.is_none() {
                 self.murder_hung_workers();
+                self.kill_overdue_retirees();
                 self.manage_workers();
             } else if self.drained() {
                 break;
@@ -493,15 +494,15 @@ impl Arbiter {
 
     /// Kills workers whose heartbeat is older than --timeout: SIGABRT first (a core
     /// dump shows where it hung), SIGKILL if that does not end it. The replacement is
-    /// started at once, since the hung worker no longer counts. Also ends retired
-    /// workers that outlive --graceful-timeout.
+    /// started at once, since the hung worker no longer counts.
     fn murder_hung_workers(&mut self) {
+        let Some(timeout) = self.config.process.timeout else {
+            return;
+        };
         let now = Instant::now();
-        let timeout = self.config.process.timeout;
         for (pid, w) in &mut self.workers {
-            match (w.aborted, timeout) {
-                (_, None) => {}
-                (None, Some(timeout)) => {
+            match w.aborted {
+                None => {
                     let silent = self.board.silence(w.slot);
                     if silent > timeout {
                         log::error(format_args!(
@@ -515,7 +516,7 @@ impl Arbiter {
                         w.retiring = true;
                     }
                 }
-                (Some(at), _) if now.duration_since(at) >= ABORT_GRACE => {
+                Some(at) if now.duration_since(at) >= ABORT_GRACE => {
                     log::error(format_args!(
                         "worker {pid} still alive {}s after SIGABRT: sending SIGKILL",
                         ABORT_GRACE.as_secs()
@@ -524,9 +525,16 @@ impl Arbiter {
                     // Not again: the next signal it could get is the same.
                     w.aborted = Some(now + Duration::from_secs(3600));
                 }
-                (Some(_), _) => {}
+                Some(_) => {}
             }
-            // A retired worker gets the same grace as at shutdown, then no more.
+        }
+    }
+
+    /// A retired worker (reload, TTOU, WINCH) gets the same grace as at shutdown,
+    /// --graceful-timeout, then SIGKILL.
+    fn kill_overdue_retirees(&mut self) {
+        let now = Instant::now();
+        for (pid, w) in &mut self.workers {
             if let Some(at) = w.retired_at
                 && now.duration_since(at) > self.config.graceful_timeout
             {

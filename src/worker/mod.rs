@@ -40,7 +40,7 @@ pub struct Lifecycle {
 impl Lifecycle {
     /// Called by every worker model at least once a second and after each connection
     /// event, with the number of requests served so far: proves the worker alive to the
-    /// master and retires it after `--max-requests` (issue 3 fills this in).
+    /// master and retires it after `--max-requests`.
     pub fn tick(&self, served: u64) {
         self.housekeeping();
         if let Some(limit) = self.max_requests
@@ -65,9 +65,7 @@ impl Lifecycle {
         self.housekeeping();
         STOP.load(Ordering::Relaxed) || getppid() != self.master
     }
-}
 
-impl Lifecycle {
     /// Heartbeat, log reopening (USR1) and the access log's once-a-second flush.
     fn housekeeping(&self) {
         if let Some(slot) = &self.heartbeat {
