@@ -41,18 +41,22 @@ fn start_daemon(root: &Path, p: &Paths, bind: &str) -> Output {
         .unwrap()
 }
 
-#[test]
-fn a_daemon_starts_refuses_a_second_start_and_stops_with_its_pid_file() {
-    let root = site();
-    let p = paths();
-    let _guard = PidFileGuard(p.pid.clone());
-    let out = start_daemon(root.path(), &p, "127.0.0.1:0");
+/// The launcher exited 0, which means the daemon listens.
+fn started(out: &std::process::Output) {
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_daemon_starts_refuses_a_second_start_and_stops_with_its_pid_file() {
+    let root = site();
+    let p = paths();
+    let _guard = PidFileGuard(p.pid.clone());
+    started(&start_daemon(root.path(), &p, "127.0.0.1:0"));
     // Exit 0 means listening: the pid file exists and the socket is bound already.
     let pid = read_pid(&p.pid).expect("pid file written before the launcher exits");
     assert!(alive(pid));
@@ -113,13 +117,7 @@ fn a_stale_pid_file_is_replaced() {
     let p = paths();
     let _guard = PidFileGuard(p.pid.clone());
     std::fs::write(&p.pid, "99999999\n").unwrap();
-    let out = start_daemon(root.path(), &p, "127.0.0.1:0");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    started(&start_daemon(root.path(), &p, "127.0.0.1:0"));
     let pid = read_pid(&p.pid).unwrap();
     assert_ne!(pid, 99999999);
     assert!(alive(pid));
