@@ -15,14 +15,17 @@
 #         OUTDIR=scripts/results   KEEP_TMP=1 keeps the temp dir (configs, logs, raw outputs)
 #         SCENARIOS="s1 s2 s3 s4"  a subset runs only those (s5 idle memory is always taken)
 #
-# Scenarios (per server and worker count; servers interleaved A B C A B C per repetition,
-# medians reported):
+# Scenarios (per server and worker count; each run on a freshly started server, the servers
+# taking turns scenario by scenario, A B C then C B A in the next repetition; medians and
+# per-repetition paired ratios reported):
 #   s1  wrk -t1 -c100 -d$WRK_D on /1k.html            req/s (memory sampled meanwhile)
 #   s2  ab -n $AB_N -c 100 -r on /1k.html              req/s, failed
 #   s3  wrk -t1 -c16 -d$WRK_D on /1m.bin               MiB/s (wrk Transfer/sec)
 #       s1-s3 also record the server's CPU time per request (user + system, summed over
 #       its processes): client and server share the cores, so this is the cost that
-#       decides req/s, and it varies far less between runs than req/s on a shared VM
+#       decides req/s, and it varies far less between runs than req/s on a shared VM;
+#       and the load tool's own CPU use (% of one core): wrk -t1 and ab are single
+#       threads, so near 100% the tool, not the server, set the rate
 #   s4  $IDLE_N idle keep-alive connections held (scripts/idle_clients.py), meanwhile
 #       wrk -t1 -c10 -d$STARV_D --latency and $PROBES sequential fresh curl probes
 #       (-m $PROBE_TIMEOUT): req/s, p99, starved probes
@@ -281,23 +284,27 @@ kv() { # "a=1 b=2" key -> value
     echo nan
 }
 cpu() { kv "$(python3 "$lib" cpu "$1")" cpu_ms; } # pid -> CPU ms used by its process tree
-# Runs a load command against server $pid, parses its output with benchlib's $parser
-# into R, and records the server's CPU µs per request (count taken from R's $count).
-load() { # srv w rep scenario pid parser count out cmd...
-    local srv=$1 w=$2 rep=$3 sc=$4 pid=$5 parser=$6 count=$7 out=$8 c0 c1
-    shift 8
+# Runs a load tool (killed after $secs) against server $pid, parses its output with
+# benchlib's $parser into R, and records the server's CPU µs per request (count taken from
+# R's $count) and the tool's own CPU use: wrk and ab are single-threaded, so a tool near
+# 100% of a core was the bottleneck, not the server.
+load() { # srv w rep scenario pid parser count out secs cmd...
+    local srv=$1 w=$2 rep=$3 sc=$4 pid=$5 parser=$6 count=$7 out=$8 secs=$9 c0 c1 r
+    shift 9
     c0=$(cpu "$pid")
-    "$@" >"$out" 2>&1 || true
+    r=$(python3 "$lib" run "$out" "$secs" "$@")
     c1=$(cpu "$pid")
     R=$(python3 "$lib" "$parser" "$out")
     rec "$srv" "$w" "$rep" "$sc" cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$R" "$count")")"
+    rec "$srv" "$w" "$rep" "$sc" client_cpu_pct "$(kv "$r" client_cpu_pct)"
 }
 rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; } # server workers rep scenario metric value
 
-run_session() { # server workers rep
-    local srv=$1 w=$2 rep=$3 port dir r out pid
+# One session: a fresh server, its idle memory, then one scenario.
+run_session() { # server workers rep scenario
+    local srv=$1 w=$2 rep=$3 sc=$4 port dir r out pid
     port=$(python3 "$lib" freeport)
-    dir=$tmp/$srv-w$w-r$rep
+    dir=$tmp/$srv-w$w-r$rep-$sc
     if ! start_server "$srv" "$w" "$port" "$dir"; then
         local why
         why=$(cat "$dir/error.log" "$dir/stdout.log" 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n 2 | tr '\n' ' ' || true)
@@ -308,7 +315,7 @@ run_session() { # server workers rep
     fi
     pid=$SRV_PID
     local base="http://127.0.0.1:$port"
-    echo "  [$srv w=$w rep=$rep] port $port, processes: $(wc -w <<<"${TREE[$pid]}")" >&2
+    echo "  [$sc $srv w=$w rep=$rep] port $port, processes: $(wc -w <<<"${TREE[$pid]}")" >&2
 
     # s5 idle memory
     r=$(python3 "$lib" mem "$pid")
@@ -318,13 +325,13 @@ run_session() { # server workers rep
     rec "$srv" "$w" "$rep" s5 procs "$(kv "$r" procs)"
 
     # s1 wrk -c100 1k (+ memory sampling)
-    if want s1; then
+    if [[ $sc == s1 ]]; then
         out=$dir/s1-wrk.txt
         python3 "$lib" sample "$pid" $(($(secs "$WRK_D") + 5)) "$dir/s5-peak.txt" &
         local sampler=$!
         LIVE[$sampler]=1
-        load "$srv" "$w" "$rep" s1 "$pid" wrk requests "$out" \
-            timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html"
+        load "$srv" "$w" "$rep" s1 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) \
+            wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html"
         kill_pid "$sampler" 20
         r=$R
         rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
@@ -338,10 +345,10 @@ run_session() { # server workers rep
     fi
 
     # s2 ab -c100 1k
-    if want s2; then
+    if [[ $sc == s2 ]]; then
         out=$dir/s2-ab.txt
-        load "$srv" "$w" "$rep" s2 "$pid" ab complete "$out" \
-            timeout 300 ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html"
+        load "$srv" "$w" "$rep" s2 "$pid" ab complete "$out" 300 \
+            ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html"
         r=$R
         rec "$srv" "$w" "$rep" s2 rps "$(kv "$r" rps)"
         rec "$srv" "$w" "$rep" s2 failed "$(kv "$r" failed)"
@@ -350,16 +357,16 @@ run_session() { # server workers rep
     fi
 
     # s3 wrk -c16 1m
-    if want s3; then
+    if [[ $sc == s3 ]]; then
         out=$dir/s3-wrk.txt
-        load "$srv" "$w" "$rep" s3 "$pid" wrk requests "$out" \
-            timeout $(($(secs "$WRK_D") + 60)) wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin"
+        load "$srv" "$w" "$rep" s3 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) \
+            wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin"
         r=$R
         rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$r" mib_s)"
         rec "$srv" "$w" "$rep" s3 wrk_errors "$(kv "$r" errors)"
     fi
 
-    want s4 || { stop_server "$pid"; return 0; }
+    [[ $sc == s4 ]] || { stop_server "$pid"; return 0; }
 
     # s4 starvation: idle keep-alive connections held while fresh clients are measured
     local hold=$(($(secs "$STARV_D") + PROBES * (PROBE_TIMEOUT + 1) + 30))
@@ -420,7 +427,7 @@ for s in $SERVERS; do
 done
 
 nw=$(wc -w <<<"$WORKERS")
-per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 12))
+per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 25))
 {
     echo "# preforkd benchmark"
     echo
@@ -448,11 +455,23 @@ per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 12))
 
 ((${#active[@]})) || die "no server available"
 
+# Scenario by scenario, each server in turn on a fresh start, so the runs compared are
+# seconds apart; the order reverses every repetition (A B C, C B A, ...) so that neither
+# end of a round is favoured by drift on the host.
+runs=()
+for sc in s1 s2 s3 s4; do want "$sc" && runs+=("$sc"); done
+((${#runs[@]})) || runs=(s5)
+reversed=()
+for ((i = ${#active[@]} - 1; i >= 0; i--)); do reversed+=("${active[i]}"); done
 for w in $WORKERS; do
     for ((rep = 1; rep <= REPS; rep++)); do
-        for s in "${active[@]}"; do
-            [[ -n ${DISABLED[$s]:-} ]] && continue
-            run_session "$s" "$w" "$rep"
+        order=("${active[@]}")
+        ((rep % 2 == 0)) && order=("${reversed[@]}")
+        for sc in "${runs[@]}"; do
+            for s in "${order[@]}"; do
+                [[ -n ${DISABLED[$s]:-} ]] && continue
+                run_session "$s" "$w" "$rep" "$sc"
+            done
         done
     done
 done

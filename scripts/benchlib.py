@@ -13,6 +13,9 @@ Subcommands:
   sample PID SECS OUT sample `mem PID` every 0.5 s for SECS seconds (or until
                       SIGTERM), write the peak to OUT as "rss_kib=.. pss_kib=.."
   freeport            print a free TCP port on 127.0.0.1
+  run OUT SECS CMD..  run a load tool with stdout+stderr to OUT, killed after SECS;
+                      -> "client_cpu_pct=.." (its user + system CPU over its wall time:
+                      near 100 means the single-threaded tool was the bottleneck)
   report CSV OUTDIR   medians per (scenario, metric, server, workers), markdown
                       tables on stdout, gnuplot data + plot in OUTDIR
 """
@@ -24,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 # --------------------------------------------------------------------------- parsing
@@ -167,6 +171,19 @@ def sample(pid, secs, out):
         time.sleep(0.5)
 
 
+def run(out, secs, cmd):
+    with open(out, "wb") as f:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+        timer = threading.Timer(secs, p.kill)
+        timer.start()
+        _, _, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+        timer.cancel()
+        p.returncode = 0  # reaped above; keeps Popen from waiting again
+    return {"client_cpu_pct": "%.1f" % ((ru.ru_utime + ru.ru_stime) * 100.0 / wall)}
+
+
 def freeport():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -179,16 +196,29 @@ def freeport():
 
 SCEN = [
     ("s1", "Scenario 1: wrk -c100 on /1k.html", "rps", "req/s",
-     [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request")]),
+     [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request"),
+      ("client_cpu_pct", "wrk CPU %")]),
     ("s2", "Scenario 2: ab -c100 on /1k.html", "rps", "req/s",
-     [("failed", "failed"), ("cpu_us", "server CPU µs/request")]),
+     [("failed", "failed"), ("cpu_us", "server CPU µs/request"), ("client_cpu_pct", "ab CPU %")]),
     ("s3", "Scenario 3: wrk -c16 on /1m.bin", "mib_s", "MiB/s",
-     [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request")]),
+     [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request"),
+      ("client_cpu_pct", "wrk CPU %")]),
     ("s4", "Scenario 4: starvation (idle keep-alive conns held; wrk -c10 + fresh curl probes)",
      "rps", "req/s",
      [("p99_ms", "wrk p99 ms"), ("starved", "starved probes"),
       ("idle_answered", "idle conns answered")]),
 ]
+# The issue's targets: (scenario, metric, peer, minimum ratio of preforkd-event to the peer).
+SUBJECT = "preforkd-event"
+TARGETS = [
+    ("s1", "rps", "nginx-tuned", 1.3),
+    ("s1", "rps", "lighttpd", 1.0),
+    ("s2", "rps", "nginx", 1.0),
+    ("s3", "mib_s", "lighttpd", 1.1),
+    ("s4", "rps", "nginx", 1.0),
+]
+# A load tool above this share of its one core was the bottleneck of that run.
+CLIENT_BOUND_PCT = 90.0
 MEM = [("idle_rss_kib", "idle RSS"), ("idle_pss_kib", "idle PSS"),
        ("loaded_rss_kib", "loaded RSS"), ("worker_idle_rss_kib", "per-worker idle RSS")]
 
@@ -203,6 +233,7 @@ def _fmt(v, nd=1):
 
 def report(csv_path, outdir):
     vals = {}
+    by_rep = {}  # (scenario, metric, server, workers) -> {rep: value}
     order, seen_w = [], set()
     notes = []
     with open(csv_path) as f:
@@ -216,6 +247,7 @@ def report(csv_path, outdir):
                 continue
             key = (row["scenario"], row["metric"], row["server"], int(row["workers"]))
             vals.setdefault(key, []).append(v)
+            by_rep.setdefault(key, {})[row["rep"]] = v
             if row["server"] not in order:
                 order.append(row["server"])
             seen_w.add(int(row["workers"]))
@@ -248,7 +280,7 @@ def report(csv_path, outdir):
                 cells = [srv, str(w), _fmt(v), ratio(sc, metric, srv, w)]
                 for em, _ in extra:
                     x = g(sc, em, srv, w)
-                    cells.append(_fmt(x, 2 if em == "p99_ms" else 1 if em == "cpu_us" else 0))
+                    cells.append(_fmt(x, 2 if em == "p99_ms" else 0 if em in ("wrk_errors", "failed", "starved", "idle_answered") else 1))
                 print("| " + " | ".join(cells) + " |")
         print()
     print("### Scenario 5: memory, sum over master + workers (MiB; loaded = peak during scenario 1)\n")
@@ -267,6 +299,7 @@ def report(csv_path, outdir):
                 cells.append(_fmt(x / 1024 if x is not None else None))
             print("| " + " | ".join(cells) + " |")
     print()
+    targets(g, by_rep, workers)
     if notes:
         print("Notes:")
         for n in dict.fromkeys(notes):
@@ -306,6 +339,55 @@ def report(csv_path, outdir):
             print("Plot: gnuplot failed (%s)" % e)
 
 
+def targets(g, by_rep, workers):
+    """The issue's targets for preforkd-event, two ways: the ratio of the medians, and
+    the median (min-max) of the ratios paired within each repetition, whose runs were
+    seconds apart, so drift on the host cancels out of them."""
+    rows = []
+    for w in workers:
+        for sc, metric, peer, want in TARGETS:
+            mine, theirs = by_rep.get((sc, metric, SUBJECT, w)), by_rep.get((sc, metric, peer, w))
+            a, b = g(sc, metric, SUBJECT, w), g(sc, metric, peer, w)
+            if not mine or not theirs or not b or a != a or b != b:
+                continue
+            paired = sorted(mine[r] / theirs[r] for r in mine
+                            if r in theirs and theirs[r] > 0 and mine[r] == mine[r])
+            pm = statistics.median(paired) if paired else float("nan")
+            met = [x >= want for x in (a / b, pm) if x == x]
+            verdict = "met" if met and all(met) else "not met" if not any(met) else "borderline"
+            cc = [g(sc, "client_cpu_pct", s, w) for s in (SUBJECT, peer)]
+            load = " / ".join(_fmt(c, 0) if c is not None else "-" for c in cc)
+            if cc[0] is not None and cc[0] == cc[0] and cc[0] >= CLIENT_BOUND_PCT:
+                verdict += " (client-bound)"
+            rows.append([str(w), "%s: %s / %s >= %.1fx" % (sc, SUBJECT, peer, want),
+                         "%.2f" % (a / b),
+                         "%.2f (%.2f-%.2f)" % (pm, paired[0], paired[-1]) if paired else "-",
+                         load, verdict])
+        starved = by_rep.get(("s4", "starved", SUBJECT, w))
+        if starved:
+            worst = max(starved.values())
+            rows.append([str(w), "s4: %s starved probes = 0" % SUBJECT, "-",
+                         "max %d" % worst, "-", "met" if worst == 0 else "not met"])
+        rss = g("s5", "worker_idle_rss_kib", SUBJECT, w)
+        if rss is not None and rss == rss:
+            rows.append([str(w), "s5: %s RSS per idle worker <= 2 MiB" % SUBJECT,
+                         "%.1f MiB" % (rss / 1024), "-", "-",
+                         "met" if rss <= 2048 else "not met"])
+    if not rows:
+        return
+    print("### Targets (issue 4)\n")
+    print("Client-bound: the load tool used at least %d%% of its one core with %s, so "
+          "that rate is the tool's ceiling on this machine, not the server's.\n"
+          % (CLIENT_BOUND_PCT, SUBJECT))
+    hdr = ["workers", "target", "ratio of medians", "paired ratio: median (min-max)",
+           "client CPU % (preforkd / peer)", "verdict"]
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -329,6 +411,8 @@ def main(argv):
     elif cmd == "sample":
         sample(int(argv[2]), float(argv[3]), argv[4])
         return 0
+    elif cmd == "run":
+        r = run(argv[2], float(argv[3]), argv[4:])
     elif cmd == "freeport":
         print(freeport())
         return 0
