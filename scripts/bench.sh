@@ -7,6 +7,7 @@
 #         QUICK=1 scripts/bench.sh      smoke run (2 s wrk, ab -n 5000, 1 rep, workers 1 2,
 #                                       200 idle clients)
 # Env:    WORKERS="1 2 4 8"  REPS=3  WRK_D=10s  STARV_D=5s  AB_N=50000  AB_C=100
+#         WRK_T=1  wrk threads in s1 and s3
 #         IDLE_N=1000  PROBES=20  PROBE_TIMEOUT=2
 #         SERVERS="nginx nginx-tuned lighttpd preforkd-event preforkd-sync"
 #         PREFORKD=target/release/preforkd (built with cargo if missing and at the default path;
@@ -18,14 +19,15 @@
 # Scenarios (per server and worker count; each run on a freshly started server, the servers
 # taking turns scenario by scenario, A B C then C B A in the next repetition; medians and
 # per-repetition paired ratios reported):
-#   s1  wrk -t1 -c100 -d$WRK_D on /1k.html            req/s (memory sampled meanwhile)
+#   s1  wrk -t$WRK_T -c100 -d$WRK_D on /1k.html       req/s (memory sampled meanwhile)
 #   s2  ab -n $AB_N -c 100 -r on /1k.html              req/s, failed
-#   s3  wrk -t1 -c16 -d$WRK_D on /1m.bin               MiB/s (wrk Transfer/sec)
+#   s3  wrk -t$WRK_T -c16 -d$WRK_D on /1m.bin          MiB/s (wrk Transfer/sec)
 #       s1-s3 also record the server's CPU time per request (user + system, summed over
 #       its processes): client and server share the cores, so this is the cost that
 #       decides req/s, and it varies far less between runs than req/s on a shared VM;
 #       and the load tool's own CPU use (% of one core): wrk -t1 and ab are single
-#       threads, so near 100% the tool, not the server, set the rate
+#       threads, so near 100% the tool, not the server, set the rate (WRK_T=2 gives
+#       wrk a second thread, to see past that ceiling; the issue's scenarios use 1)
 #   s4  $IDLE_N idle keep-alive connections held (scripts/idle_clients.py), meanwhile
 #       wrk -t1 -c10 -d$STARV_D --latency and $PROBES sequential fresh curl probes
 #       (-m $PROBE_TIMEOUT): req/s, p99, starved probes
@@ -46,6 +48,7 @@ fi
 WORKERS=${WORKERS:-"1 2 4 8"}
 REPS=${REPS:-3}
 WRK_D=${WRK_D:-10s}
+WRK_T=${WRK_T:-1}
 STARV_D=${STARV_D:-5s}
 AB_N=${AB_N:-50000}
 AB_C=${AB_C:-100}
@@ -286,13 +289,13 @@ kv() { # "a=1 b=2" key -> value
 cpu() { kv "$(python3 "$lib" cpu "$1")" cpu_ms; } # pid -> CPU ms used by its process tree
 # Runs a load tool (killed after $secs) against server $pid, parses its output with
 # benchlib's $parser into R, and records the server's CPU µs per request (count taken from
-# R's $count) and the tool's own CPU use: wrk and ab are single-threaded, so a tool near
-# 100% of a core was the bottleneck, not the server.
-load() { # srv w rep scenario pid parser count out secs cmd...
-    local srv=$1 w=$2 rep=$3 sc=$4 pid=$5 parser=$6 count=$7 out=$8 secs=$9 c0 c1 r
-    shift 9
+# R's $count) and the tool's own CPU use per thread: a tool whose threads are near 100%
+# was the bottleneck, not the server.
+load() { # srv w rep scenario pid parser count out secs threads cmd...
+    local srv=$1 w=$2 rep=$3 sc=$4 pid=$5 parser=$6 count=$7 out=$8 secs=$9 threads=${10} c0 c1 r
+    shift 10
     c0=$(cpu "$pid")
-    r=$(python3 "$lib" run "$out" "$secs" "$@")
+    r=$(python3 "$lib" run "$out" "$secs" "$threads" "$@")
     c1=$(cpu "$pid")
     R=$(python3 "$lib" "$parser" "$out")
     rec "$srv" "$w" "$rep" "$sc" cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$R" "$count")")"
@@ -330,8 +333,8 @@ run_session() { # server workers rep scenario
         python3 "$lib" sample "$pid" $(($(secs "$WRK_D") + 5)) "$dir/s5-peak.txt" &
         local sampler=$!
         LIVE[$sampler]=1
-        load "$srv" "$w" "$rep" s1 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) \
-            wrk -t1 -c100 -d"$WRK_D" --latency "$base/1k.html"
+        load "$srv" "$w" "$rep" s1 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) "$WRK_T" \
+            wrk -t"$WRK_T" -c100 -d"$WRK_D" --latency "$base/1k.html"
         kill_pid "$sampler" 20
         r=$R
         rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
@@ -347,7 +350,7 @@ run_session() { # server workers rep scenario
     # s2 ab -c100 1k
     if [[ $sc == s2 ]]; then
         out=$dir/s2-ab.txt
-        load "$srv" "$w" "$rep" s2 "$pid" ab complete "$out" 300 \
+        load "$srv" "$w" "$rep" s2 "$pid" ab complete "$out" 300 1 \
             ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html"
         r=$R
         rec "$srv" "$w" "$rep" s2 rps "$(kv "$r" rps)"
@@ -359,8 +362,8 @@ run_session() { # server workers rep scenario
     # s3 wrk -c16 1m
     if [[ $sc == s3 ]]; then
         out=$dir/s3-wrk.txt
-        load "$srv" "$w" "$rep" s3 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) \
-            wrk -t1 -c16 -d"$WRK_D" "$base/1m.bin"
+        load "$srv" "$w" "$rep" s3 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) "$WRK_T" \
+            wrk -t"$WRK_T" -c16 -d"$WRK_D" "$base/1m.bin"
         r=$R
         rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$r" mib_s)"
         rec "$srv" "$w" "$rep" s3 wrk_errors "$(kv "$r" errors)"
@@ -443,7 +446,7 @@ per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 25))
         echo "- preforkd extra args: ${PREFORKD_EXTRA[*]:-none (its --help shows no --keepalive-timeout: runs with its default)}"
     fi
     echo "- servers: ${active[*]:-none}; workers: $WORKERS; reps: $REPS"
-    echo "- wrk -t1 -c100/-c16 -d$WRK_D; ab -n $AB_N -c $AB_C -r; starvation: $IDLE_N idle conns," \
+    echo "- wrk -t$WRK_T -c100/-c16 -d$WRK_D; ab -n $AB_N -c $AB_C -r; starvation: $IDLE_N idle conns," \
         "wrk -c10 -d$STARV_D, $PROBES probes -m $PROBE_TIMEOUT"
     echo "- keep-alive: timeout ${KEEPALIVE_TIMEOUT}s for all (preforkd via --keepalive-timeout when it has it)," \
         "max $KEEPALIVE_REQUESTS requests per connection for nginx/lighttpd; access logs off everywhere"

@@ -13,9 +13,10 @@ Subcommands:
   sample PID SECS OUT sample `mem PID` every 0.5 s for SECS seconds (or until
                       SIGTERM), write the peak to OUT as "rss_kib=.. pss_kib=.."
   freeport            print a free TCP port on 127.0.0.1
-  run OUT SECS CMD..  run a load tool with stdout+stderr to OUT, killed after SECS;
-                      -> "client_cpu_pct=.." (its user + system CPU over its wall time:
-                      near 100 means the single-threaded tool was the bottleneck)
+  run OUT SECS THREADS CMD..
+                      run a load tool with stdout+stderr to OUT, killed after SECS;
+                      -> "client_cpu_pct=.." (its user + system CPU over its wall time
+                      times THREADS: near 100 means the tool was the bottleneck)
   report CSV OUTDIR   medians per (scenario, metric, server, workers), markdown
                       tables on stdout, gnuplot data + plot in OUTDIR
 """
@@ -171,7 +172,7 @@ def sample(pid, secs, out):
         time.sleep(0.5)
 
 
-def run(out, secs, cmd):
+def run(out, secs, threads, cmd):
     with open(out, "wb") as f:
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
@@ -181,7 +182,7 @@ def run(out, secs, cmd):
         wall = time.monotonic() - t0
         timer.cancel()
         p.returncode = 0  # reaped above; keeps Popen from waiting again
-    return {"client_cpu_pct": "%.1f" % ((ru.ru_utime + ru.ru_stime) * 100.0 / wall)}
+    return {"client_cpu_pct": "%.1f" % ((ru.ru_utime + ru.ru_stime) * 100.0 / wall / threads)}
 
 
 def freeport():
@@ -197,12 +198,12 @@ def freeport():
 SCEN = [
     ("s1", "Scenario 1: wrk -c100 on /1k.html", "rps", "req/s",
      [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request"),
-      ("client_cpu_pct", "wrk CPU %")]),
+      ("client_cpu_pct", "wrk CPU % per thread")]),
     ("s2", "Scenario 2: ab -c100 on /1k.html", "rps", "req/s",
      [("failed", "failed"), ("cpu_us", "server CPU µs/request"), ("client_cpu_pct", "ab CPU %")]),
     ("s3", "Scenario 3: wrk -c16 on /1m.bin", "mib_s", "MiB/s",
      [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request"),
-      ("client_cpu_pct", "wrk CPU %")]),
+      ("client_cpu_pct", "wrk CPU % per thread")]),
     ("s4", "Scenario 4: starvation (idle keep-alive conns held; wrk -c10 + fresh curl probes)",
      "rps", "req/s",
      [("p99_ms", "wrk p99 ms"), ("starved", "starved probes"),
@@ -376,8 +377,8 @@ def targets(g, by_rep, workers):
     if not rows:
         return
     print("### Targets (issue 4)\n")
-    print("Client-bound: the load tool used at least %d%% of its one core with %s, so "
-          "that rate is the tool's ceiling on this machine, not the server's.\n"
+    print("Client-bound: the load tool's threads were busy at least %d%% of the time "
+          "with %s, so that rate is the tool's ceiling on this machine, not the server's.\n"
           % (CLIENT_BOUND_PCT, SUBJECT))
     hdr = ["workers", "target", "ratio of medians", "paired ratio: median (min-max)",
            "client CPU % (preforkd / peer)", "verdict"]
@@ -412,7 +413,7 @@ def main(argv):
         sample(int(argv[2]), float(argv[3]), argv[4])
         return 0
     elif cmd == "run":
-        r = run(argv[2], float(argv[3]), argv[4:])
+        r = run(argv[2], float(argv[3]), int(argv[4]), argv[5:])
     elif cmd == "freeport":
         print(freeport())
         return 0
