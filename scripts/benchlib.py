@@ -265,7 +265,7 @@ def report(csv_path, outdir):
             return "-"
         return "%.2f" % (a / b)
 
-    nreps = max((len(v) for v in vals.values()), default=0)
+    nreps = max((len(v) for v in by_rep.values()), default=0)
     print("Values are medians over up to %d repetition(s); ratio = value / nginx "
           "(same workers).\n" % nreps)
     for sc, title, metric, unit, extra in SCEN:
@@ -361,8 +361,8 @@ def targets(g, by_rep, workers):
             if cc[0] is not None and cc[0] == cc[0] and cc[0] >= CLIENT_BOUND_PCT:
                 verdict += " (client-bound)"
             rows.append([str(w), "%s: %s / %s >= %.1fx" % (sc, SUBJECT, peer, want),
-                         "%.2f" % (a / b),
-                         "%.2f (%.2f-%.2f)" % (pm, paired[0], paired[-1]) if paired else "-",
+                         "%.3f" % (a / b),
+                         "%.3f (%.2f-%.2f)" % (pm, paired[0], paired[-1]) if paired else "-",
                          load, verdict])
         starved = by_rep.get(("s4", "starved", SUBJECT, w))
         if starved:
