@@ -301,7 +301,15 @@ load() { # srv w rep scenario pid parser count out secs threads cmd...
     rec "$srv" "$w" "$rep" "$sc" cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$R" "$count")")"
     rec "$srv" "$w" "$rep" "$sc" client_cpu_pct "$(kv "$r" client_cpu_pct)"
 }
-rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; } # server workers rep scenario metric value
+rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; }
+# s1 and s3: wrk for $WRK_D with $WRK_T threads through load(), recording its socket errors.
+wrk_load() { # srv w rep scenario pid out conns url [wrk options...]
+    local srv=$1 w=$2 rep=$3 sc=$4 pid=$5 out=$6 conns=$7 url=$8
+    shift 8
+    load "$srv" "$w" "$rep" "$sc" "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) "$WRK_T" \
+        wrk -t"$WRK_T" -c"$conns" -d"$WRK_D" "$@" "$url"
+    rec "$srv" "$w" "$rep" "$sc" wrk_errors "$(kv "$R" errors)"
+} # server workers rep scenario metric value
 
 # One session: a fresh server, its idle memory, then one scenario.
 run_session() { # server workers rep scenario
@@ -333,13 +341,11 @@ run_session() { # server workers rep scenario
         python3 "$lib" sample "$pid" $(($(secs "$WRK_D") + 5)) "$dir/s5-peak.txt" &
         local sampler=$!
         LIVE[$sampler]=1
-        load "$srv" "$w" "$rep" s1 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) "$WRK_T" \
-            wrk -t"$WRK_T" -c100 -d"$WRK_D" --latency "$base/1k.html"
+        wrk_load "$srv" "$w" "$rep" s1 "$pid" "$out" 100 "$base/1k.html" --latency
         kill_pid "$sampler" 20
         r=$R
         rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
         rec "$srv" "$w" "$rep" s1 p99_ms "$(kv "$r" p99_ms)"
-        rec "$srv" "$w" "$rep" s1 wrk_errors "$(kv "$r" errors)"
         if [[ -s $dir/s5-peak.txt ]]; then
             r=$(cat "$dir/s5-peak.txt")
             rec "$srv" "$w" "$rep" s5 loaded_rss_kib "$(kv "$r" rss_kib)"
@@ -362,11 +368,8 @@ run_session() { # server workers rep scenario
     # s3 wrk -c16 1m
     if [[ $sc == s3 ]]; then
         out=$dir/s3-wrk.txt
-        load "$srv" "$w" "$rep" s3 "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) "$WRK_T" \
-            wrk -t"$WRK_T" -c16 -d"$WRK_D" "$base/1m.bin"
-        r=$R
-        rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$r" mib_s)"
-        rec "$srv" "$w" "$rep" s3 wrk_errors "$(kv "$r" errors)"
+        wrk_load "$srv" "$w" "$rep" s3 "$pid" "$out" 16 "$base/1m.bin"
+        rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$R" mib_s)"
     fi
 
     [[ $sc == s4 ]] || { stop_server "$pid"; return 0; }

@@ -178,10 +178,11 @@ def run(out, secs, threads, cmd):
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
         timer = threading.Timer(secs, p.kill)
         timer.start()
-        _, _, ru = os.wait4(p.pid, 0)
+        # wait4, not Popen.wait: it also returns the tool's CPU use.
+        _, status, ru = os.wait4(p.pid, 0)
         wall = time.monotonic() - t0
         timer.cancel()
-        p.returncode = 0  # reaped above; keeps Popen from waiting again
+        p.returncode = os.waitstatus_to_exitcode(status)
     return {"client_cpu_pct": "%.1f" % ((ru.ru_utime + ru.ru_stime) * 100.0 / wall / threads)}
 
 
