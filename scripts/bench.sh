@@ -301,15 +301,21 @@ load() { # srv w rep scenario pid parser count out secs threads cmd...
     rec "$srv" "$w" "$rep" "$sc" cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$R" "$count")")"
     rec "$srv" "$w" "$rep" "$sc" client_cpu_pct "$(kv "$r" client_cpu_pct)"
 }
-rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; }
+rec() { echo "$stamp,$1,$2,$3,$4,$5,$6" >>"$csv"; } # server workers rep scenario metric value
+# Records fields of a benchlib "key=value ..." line: each NAME=KEY, or NAME for NAME=NAME.
+recs() { # server workers rep scenario line NAME[=KEY]...
+    local srv=$1 w=$2 rep=$3 sc=$4 line=$5 f
+    shift 5
+    for f in "$@"; do rec "$srv" "$w" "$rep" "$sc" "${f%%=*}" "$(kv "$line" "${f#*=}")"; done
+}
 # s1 and s3: wrk for $WRK_D with $WRK_T threads through load(), recording its socket errors.
 wrk_load() { # srv w rep scenario pid out conns url [wrk options...]
     local srv=$1 w=$2 rep=$3 sc=$4 pid=$5 out=$6 conns=$7 url=$8
     shift 8
     load "$srv" "$w" "$rep" "$sc" "$pid" wrk requests "$out" $(($(secs "$WRK_D") + 60)) "$WRK_T" \
         wrk -t"$WRK_T" -c"$conns" -d"$WRK_D" "$@" "$url"
-    rec "$srv" "$w" "$rep" "$sc" wrk_errors "$(kv "$R" errors)"
-} # server workers rep scenario metric value
+    recs "$srv" "$w" "$rep" "$sc" "$R" wrk_errors=errors
+}
 
 # One session: a fresh server, its idle memory, then one scenario.
 run_session() { # server workers rep scenario
@@ -330,10 +336,7 @@ run_session() { # server workers rep scenario
 
     # s5 idle memory
     r=$(python3 "$lib" mem "$pid")
-    rec "$srv" "$w" "$rep" s5 idle_rss_kib "$(kv "$r" rss_kib)"
-    rec "$srv" "$w" "$rep" s5 idle_pss_kib "$(kv "$r" pss_kib)"
-    rec "$srv" "$w" "$rep" s5 worker_idle_rss_kib "$(kv "$r" worker_rss_kib)"
-    rec "$srv" "$w" "$rep" s5 procs "$(kv "$r" procs)"
+    recs "$srv" "$w" "$rep" s5 "$r" idle_rss_kib=rss_kib idle_pss_kib=pss_kib worker_idle_rss_kib=worker_rss_kib procs
 
     # s1 wrk -c100 1k (+ memory sampling)
     if [[ $sc == s1 ]]; then
@@ -343,13 +346,10 @@ run_session() { # server workers rep scenario
         LIVE[$sampler]=1
         wrk_load "$srv" "$w" "$rep" s1 "$pid" "$out" 100 "$base/1k.html" --latency
         kill_pid "$sampler" 20
-        r=$R
-        rec "$srv" "$w" "$rep" s1 rps "$(kv "$r" rps)"
-        rec "$srv" "$w" "$rep" s1 p99_ms "$(kv "$r" p99_ms)"
+        recs "$srv" "$w" "$rep" s1 "$R" rps p99_ms
         if [[ -s $dir/s5-peak.txt ]]; then
             r=$(cat "$dir/s5-peak.txt")
-            rec "$srv" "$w" "$rep" s5 loaded_rss_kib "$(kv "$r" rss_kib)"
-            rec "$srv" "$w" "$rep" s5 loaded_pss_kib "$(kv "$r" pss_kib)"
+            recs "$srv" "$w" "$rep" s5 "$r" loaded_rss_kib=rss_kib loaded_pss_kib=pss_kib
         fi
     fi
 
@@ -358,18 +358,14 @@ run_session() { # server workers rep scenario
         out=$dir/s2-ab.txt
         load "$srv" "$w" "$rep" s2 "$pid" ab complete "$out" 300 1 \
             ab -n "$AB_N" -c "$AB_C" -r "$base/1k.html"
-        r=$R
-        rec "$srv" "$w" "$rep" s2 rps "$(kv "$r" rps)"
-        rec "$srv" "$w" "$rep" s2 failed "$(kv "$r" failed)"
-        rec "$srv" "$w" "$rep" s2 p99_ms "$(kv "$r" p99_ms)"
-        rec "$srv" "$w" "$rep" s2 complete "$(kv "$r" complete)"
+        recs "$srv" "$w" "$rep" s2 "$R" rps failed p99_ms complete
     fi
 
     # s3 wrk -c16 1m
     if [[ $sc == s3 ]]; then
         out=$dir/s3-wrk.txt
         wrk_load "$srv" "$w" "$rep" s3 "$pid" "$out" 16 "$base/1m.bin"
-        rec "$srv" "$w" "$rep" s3 mib_s "$(kv "$R" mib_s)"
+        recs "$srv" "$w" "$rep" s3 "$R" mib_s
     fi
 
     [[ $sc == s4 ]] || { stop_server "$pid"; return 0; }
@@ -387,14 +383,11 @@ run_session() { # server workers rep scenario
         sleep 0.1
     done
     r=$(grep '^READY' "$idle_out" | head -n 1 || true)
-    rec "$srv" "$w" "$rep" s4 idle_opened "$(kv "$r" opened)"
-    rec "$srv" "$w" "$rep" s4 idle_answered "$(kv "$r" answered)"
+    recs "$srv" "$w" "$rep" s4 "$r" idle_opened=opened idle_answered=answered
     out=$dir/s4-wrk.txt
     timeout $(($(secs "$STARV_D") + 60)) wrk -t1 -c10 -d"$STARV_D" --latency "$base/1k.html" >"$out" 2>&1 || true
     r=$(python3 "$lib" wrk "$out")
-    rec "$srv" "$w" "$rep" s4 rps "$(kv "$r" rps)"
-    rec "$srv" "$w" "$rep" s4 p99_ms "$(kv "$r" p99_ms)"
-    rec "$srv" "$w" "$rep" s4 wrk_errors "$(kv "$r" errors)"
+    recs "$srv" "$w" "$rep" s4 "$r" rps p99_ms wrk_errors=errors
     local starved=0 code t times=()
     for ((i = 0; i < PROBES; i++)); do
         read -r code t < <(curl -s -o /dev/null -m "$PROBE_TIMEOUT" -w '%{http_code} %{time_total}\n' \
