@@ -7,6 +7,8 @@
 //! trusted for [`REVALIDATE_AFTER`]; after that the path is resolved again, and the bytes
 //! are kept only if the file's size, mtime and inode are unchanged. So a changed file is
 //! served fresh within about a second, and a deleted one stops being served likewise.
+//! A file not held in memory is also checked with `fstat` on every hit, so a response
+//! never starts with the length of a version that was rewritten in place.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,6 +37,14 @@ pub struct Representations {
 }
 
 impl Representations {
+    /// Whether every file would still be announced truly (see [`OpenFile::still_current`]).
+    fn still_current(&self) -> bool {
+        [Some(&self.plain), self.br.as_ref(), self.gz.as_ref()]
+            .into_iter()
+            .flatten()
+            .all(OpenFile::still_current)
+    }
+
     pub fn sidecar(&self, coding: Coding) -> Option<&OpenFile> {
         match coding {
             Coding::Br => self.br.as_ref(),
@@ -78,7 +88,9 @@ impl FileCache {
     ) -> Result<Lookup, Status> {
         let mut entries = self.entries.borrow_mut();
         let stale = match entries.get(raw_path) {
-            Some(e) if now.duration_since(e.checked) < REVALIDATE_AFTER => {
+            Some(e)
+                if now.duration_since(e.checked) < REVALIDATE_AFTER && e.files.still_current() =>
+            {
                 rel.clear();
                 rel.extend_from_slice(&e.rel);
                 return Ok(Lookup::File(e.files.clone()));

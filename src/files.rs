@@ -65,6 +65,26 @@ pub struct OpenFile {
     pub validators: Rc<Validators>,
 }
 
+impl OpenFile {
+    /// Whether what a response would announce for this file is still true. Bytes held in
+    /// memory are one consistent version; an open file rewritten in place (same inode,
+    /// new length) is not, so it is checked with `fstat` on the descriptor itself: one
+    /// syscall beside sending more than [`crate::cache::MAX_FILE_BYTES`].
+    pub fn still_current(&self) -> bool {
+        if self.file.bytes().is_some() {
+            return true;
+        }
+        match self.file.file().metadata() {
+            Ok(meta) => {
+                meta.len() == self.size
+                    && meta.modified().ok() == Some(self.modified)
+                    && meta.ino() == self.inode
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 /// An open file and, once the cache has loaded a small one, its bytes in memory.
 pub struct Content {
     file: File,

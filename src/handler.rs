@@ -66,16 +66,30 @@ pub fn respond(
         Ok(Lookup::Directory(dir)) if site.autoindex => listing(site, &dir, scratch, keep_alive),
         Ok(Lookup::Directory(_)) => Response::error(Status::Forbidden, keep_alive),
         Ok(Lookup::AddSlash) => {
-            let mut location = path.to_vec();
-            location.push(b'/');
             let mut r = Response::error(Status::MovedPermanently, keep_alive);
-            r.location = Some(location);
+            r.location = Some(directory_location(scratch));
             r
         }
         Err(status) => Response::error(status, keep_alive),
     };
     response.head_only = head_only;
     response
+}
+
+/// Where a directory asked for without its slash lives: `/` + the normalized path +
+/// `/` (the query is dropped, as the path's meaning does not depend on it). Built from
+/// the normalized path, never from the raw target, so it is always a path on this
+/// server: `//evil.example/../dir` would otherwise become a reference to another host
+/// (CWE-601). A normalized path has no empty segment, and each segment is
+/// percent-encoded (`\` too), so the result never starts with `//` or `/\`.
+fn directory_location(rel: &[u8]) -> Vec<u8> {
+    let mut location = Vec::with_capacity(rel.len() + 2);
+    for segment in rel.split(|&b| b == b'/') {
+        location.push(b'/');
+        autoindex::percent_encode(segment, &mut location);
+    }
+    location.push(b'/');
+    location
 }
 
 /// The answer for a regular file and its pre-compressed sidecars.
@@ -318,6 +332,33 @@ mod tests {
         let r = answer(&s, "GET /f.txt HTTP/1.1\r\nHost: a\r\nRange: bytes=9-");
         assert_eq!(r.status, Status::RangeNotSatisfiable);
         assert_eq!(r.content_range, Some(ContentRange::Unsatisfied { size: 5 }));
+    }
+
+    #[test]
+    fn the_slash_redirect_never_leaves_the_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dir/a b")).unwrap();
+        std::fs::create_dir_all(dir.path().join("dir/\u{e9}\"<>")).unwrap();
+        let s = site(dir.path(), false);
+        for (target, want) in [
+            ("//evil.example/../dir", "/dir/"),
+            ("//evil.example/%2e%2e/dir", "/dir/"),
+            ("/\\evil.example/../dir", "/dir/"),
+            ("///evil.example/../dir", "/dir/"),
+            ("/%2F%2Fevil.example/../dir", "/dir/"),
+            ("/dir/./a%20b", "/dir/a%20b/"),
+            ("/dir?x=1&y=%2F#frag", "/dir/"),
+            ("/dir/a%20b/../\u{e9}%22%3C%3E", "/dir/%C3%A9%22%3C%3E/"),
+            ("http://evil.example//dir", "/dir/"),
+        ] {
+            let r = answer(&s, &format!("GET {target} HTTP/1.1\r\nHost: a"));
+            assert_eq!(r.status, Status::MovedPermanently, "{target}");
+            assert_eq!(
+                String::from_utf8_lossy(r.location.as_deref().unwrap()),
+                want,
+                "{target}"
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,16 @@
 //!
 //! It allocates nothing: a [`Request`] borrows the buffer, and header lookups walk the
 //! validated head again (heads are small, lookups few). Lines may end in CRLF or a bare
-//! LF (RFC 9112 §2.2), empty lines before the request line are skipped, and every limit
-//! is a named constant whose breach maps to the status nginx would answer.
+//! LF (RFC 9112 §2.2), empty lines before the request line are skipped but count against
+//! [`MAX_HEAD`], and every limit is a named constant whose breach maps to the status
+//! nginx would answer. [`HeadScan`] follows a head that arrives in pieces, so that the
+//! work per connection stays linear in the bytes received.
+//!
+//! Anything that could frame a request two ways is refused with 400 (RFC 9112 §11.2):
+//! whitespace before a colon, obsolete line folding, a bare CR, a control character or
+//! NUL in a value, a `Content-Length` that is not one plain number (no sign, no list, no
+//! second field), `Content-Length` beside `Transfer-Encoding`, two `Host` fields, or a
+//! `Host` that is not a host.
 
 use super::status::Status;
 
@@ -76,6 +84,10 @@ pub enum Parsed<'a> {
 /// Parses one request head at the start of `buf`.
 pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
     let start = skip_empty_lines(buf);
+    if start > MAX_HEAD {
+        // Empty lines may precede a request (RFC 9112 §2.2), but not without end.
+        return Err(ParseError(Status::BadRequest));
+    }
     let buf_from = buf.get(start..).unwrap_or_default();
     let Some(line_end) = memchr(b'\n', buf_from) else {
         if buf_from.len() > MAX_REQUEST_LINE {
@@ -102,7 +114,7 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
     loop {
         let rest = &buf_from[pos..];
         let partial = || {
-            if rest.len() > MAX_FIELD_LINE || pos + rest.len() > MAX_HEAD {
+            if rest.len() > MAX_FIELD_LINE || start + pos + rest.len() > MAX_HEAD {
                 Err(TOO_LARGE)
             } else {
                 Ok(Parsed::Partial)
@@ -132,18 +144,22 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
             return Err(ParseError(Status::BadRequest));
         }
         let value_start = name_len + 1;
-        let Some(i) = memchr::memchr3(b'\n', b'\r', 0, &rest[value_start..]) else {
+        let Some(i) = memchr(b'\n', &rest[value_start..]) else {
             return partial();
         };
-        let stop = value_start + i;
-        let next = match (rest[stop], rest.get(stop + 1)) {
-            (b'\n', _) => stop + 1,
-            (b'\r', Some(b'\n')) => stop + 2,
-            (b'\r', None) => return partial(),
-            _ => return Err(ParseError(Status::BadRequest)), // NUL or a bare CR
+        let newline = value_start + i;
+        let stop = if newline > value_start && rest[newline - 1] == b'\r' {
+            newline - 1
+        } else {
+            newline
         };
-        if stop > MAX_FIELD_LINE || pos + next > MAX_HEAD {
+        let next = newline + 1;
+        if stop > MAX_FIELD_LINE || start + pos + next > MAX_HEAD {
             return Err(TOO_LARGE);
+        }
+        // NUL, a bare CR and every other control but HTAB (RFC 9110 §5.5).
+        if has_control(&rest[value_start..stop]) {
+            return Err(ParseError(Status::BadRequest));
         }
         count += 1;
         if count > MAX_FIELDS {
@@ -151,6 +167,90 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
         }
         summary.note(&rest[..name_len], trim(&rest[value_start..stop]))?;
         pos += next;
+    }
+}
+
+/// Follows a request head that arrives in pieces and says when [`parse`] could give a
+/// new answer, so a connection never re-parses its whole buffer on every read (which
+/// makes a head sent a byte at a time cost quadratic time). Each received byte is looked
+/// at a bounded number of times; `parse` runs when the head looks complete and at most
+/// four more times per head (to refuse a bad start early, and at each size limit).
+#[derive(Debug, Default, Clone)]
+pub struct HeadScan {
+    /// Bytes of the buffer already looked at.
+    looked: usize,
+    /// Where the request line starts, once the empty lines before it are past.
+    start: Option<usize>,
+    /// Whether the request line has ended.
+    line_done: bool,
+    /// Whether the request line was checked against its limit.
+    line_limit_checked: bool,
+    /// The last answer was "parse now" and nothing has parsed since.
+    ready: bool,
+}
+
+impl HeadScan {
+    /// Looks at what `buf` gained since the last call (the buffer only grows until
+    /// [`HeadScan::reset`]); true when [`parse`] should run.
+    pub fn worth_parsing(&mut self, buf: &[u8]) -> bool {
+        if self.ready || buf.len() <= self.looked {
+            return self.ready;
+        }
+        let mut i = self.looked;
+        let mut news = false;
+        let start = match self.start {
+            Some(start) => start,
+            None => {
+                i += buf[i..]
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                if i == buf.len() {
+                    self.looked = i;
+                    self.ready = i > MAX_HEAD;
+                    return self.ready;
+                }
+                self.start = Some(i);
+                news = true; // the first bytes of a request line: refuse garbage at once
+                i
+            }
+        };
+        let complete = loop {
+            let Some(n) = memchr(b'\n', &buf[i..]) else {
+                self.looked = buf.len();
+                break false;
+            };
+            let newline = i + n;
+            if !self.line_done {
+                self.line_done = true;
+                news = true; // a whole request line to check
+            }
+            match (buf.get(newline + 1), buf.get(newline + 2)) {
+                (Some(b'\n'), _) | (Some(b'\r'), Some(b'\n')) => break true,
+                (None, _) | (Some(b'\r'), None) => {
+                    // Look at this line end again once the next bytes are in.
+                    self.looked = newline;
+                    break false;
+                }
+                _ => i = newline + 1,
+            }
+        };
+        if !self.line_done && !self.line_limit_checked && buf.len() - start > MAX_REQUEST_LINE {
+            self.line_limit_checked = true;
+            news = true;
+        }
+        self.ready = complete || news || buf.len() > MAX_HEAD;
+        self.ready
+    }
+
+    /// [`parse`] ran and wants more bytes.
+    pub fn partial(&mut self) {
+        self.ready = false;
+    }
+
+    /// The head was used up (or refused): the next one starts afresh.
+    pub fn reset(&mut self) {
+        *self = HeadScan::default();
     }
 }
 
@@ -214,17 +314,19 @@ impl<'a> Summary<'a> {
             return Ok(());
         }
         if name.eq_ignore_ascii_case(b"host") {
-            if self.host {
+            // One Host, and a host in it (RFC 9112 §3.2): it may name this server in a
+            // redirect, so nothing else gets through.
+            if self.host || !valid_host(value) {
                 return Err(ParseError(Status::BadRequest));
             }
             self.host = true;
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_content_length(value)?;
-            // Repeated values must agree (RFC 9112 §6.3), or we cannot tell where it ends.
-            if self.content_length.is_some_and(|m| m != n) {
+            // RFC 9110 §8.6 lets a recipient accept a list or a repeat of one value; a
+            // proxy in front may read either differently, so one plain number only.
+            if self.content_length.is_some() {
                 return Err(ParseError(Status::BadRequest));
             }
-            self.content_length = Some(n);
+            self.content_length = Some(parse_content_length(value)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             self.transfer_encoding = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -324,31 +426,57 @@ fn split_field(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
         return Err(bad);
     }
     let value = trim(&line[colon + 1..]);
-    // The line holds no LF (it was split on them); a bare CR or NUL inside is refused.
-    if memchr::memchr2(0, b'\r', value).is_some() {
+    if has_control(value) {
         return Err(bad);
     }
     Ok((name, value))
 }
 
 fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
-    let bad = ParseError(Status::BadRequest);
-    // A list of equal values is allowed (RFC 9110 §8.6); anything else is not.
-    let mut result: Option<u64> = None;
-    for part in value.split(|&b| b == b',') {
-        let part = trim(part);
-        if part.is_empty() || part.len() > 18 || !part.iter().all(u8::is_ascii_digit) {
-            return Err(bad);
-        }
-        let n = part
-            .iter()
-            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
-        if result.is_some_and(|m| m != n) {
-            return Err(bad);
-        }
-        result = Some(n);
+    // 1*DIGIT and nothing else: no sign, no list, no hex; 18 digits cannot overflow.
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError(Status::BadRequest));
     }
-    result.ok_or(bad)
+    Ok(value
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')))
+}
+
+/// `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2), or empty: the characters
+/// of a reg-name, an IPv4 address or an IP literal, and a colon for the port.
+fn valid_host(value: &[u8]) -> bool {
+    value.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    })
+}
+
+/// Whether a field value holds a control character other than HTAB. Written without
+/// an early exit so that it compiles to a vector loop: it runs over every value.
+fn has_control(value: &[u8]) -> bool {
+    value.iter().fold(false, |seen, &b| {
+        seen | ((b < b' ') & (b != b'\t')) | (b == 0x7f)
+    })
 }
 
 /// Iterates the field lines of a validated head.
@@ -550,9 +678,15 @@ mod tests {
     fn body_framing() {
         let (r, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
         assert_eq!(r.content_length, 5);
-        let (r, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n");
+        let (r, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  5 \r\n\r\n");
         assert_eq!(r.content_length, 5);
         for bad in [
+            &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n",
             &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..],
             b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n",
             b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
@@ -585,6 +719,105 @@ mod tests {
             err(b"GET / HTTP/1.0\r\nA: b\0c\r\n\r\n"),
             Status::BadRequest
         );
+    }
+
+    #[test]
+    fn controls_in_values_and_bad_hosts() {
+        for bad in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\x00\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\tfolded\r\n\r\n",
+            b"GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\rHost: a\r\n\r\n",
+        ] {
+            assert_eq!(err(bad), Status::BadRequest, "{}", bad.escape_ascii());
+        }
+        let (r, _) = ok(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\nX: tab\there \xff\r\n\r\n");
+        assert_eq!(r.header("x"), Some(&b"tab\there \xff"[..]));
+        ok(b"GET / HTTP/1.1\r\nHost:\r\n\r\n");
+        ok(b"GET / HTTP/1.1\r\nHost: xn--bcher-kva.example:80\r\n\r\n");
+    }
+
+    #[test]
+    fn empty_lines_before_a_request_count_against_the_head_limit() {
+        let mut flood = b"\r\n".repeat(MAX_HEAD / 2 + 1);
+        assert_eq!(err(&flood), Status::BadRequest);
+        flood.truncate(MAX_HEAD - 40);
+        assert!(matches!(parse(&flood), Ok(Parsed::Partial)));
+        flood.extend(b"GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdef\r\n\r\n");
+        assert_eq!(err(&flood), Status::HeaderFieldsTooLarge);
+    }
+
+    /// Feeds `input` to a scanner `step` bytes at a time, parsing when it says so, as a
+    /// connection does; returns the outcome and how many times `parse` ran.
+    fn scan(input: &[u8], step: usize) -> (Result<Option<usize>, Status>, usize) {
+        let mut head = HeadScan::default();
+        let mut parses = 0;
+        for end in (step..input.len() + step).step_by(step) {
+            let buf = &input[..end.min(input.len())];
+            if !head.worth_parsing(buf) {
+                continue;
+            }
+            parses += 1;
+            match parse(buf) {
+                Ok(Parsed::Partial) => head.partial(),
+                Ok(Parsed::Complete { len, .. }) => return (Ok(Some(len)), parses),
+                Err(ParseError(s)) => return (Err(s), parses),
+            }
+        }
+        (Ok(None), parses)
+    }
+
+    #[test]
+    fn the_scanner_parses_each_head_a_few_times_however_it_arrives() {
+        let mut head = b"\r\n\n".to_vec();
+        head.extend(b"GET /a HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..90 {
+            head.extend(format!("X-{i}: {}\r\n", "v".repeat(i)).as_bytes());
+        }
+        head.extend(b"\r\n");
+        for step in [1, 2, 3, 7, 100, head.len()] {
+            let (outcome, parses) = scan(&head, step);
+            assert_eq!(outcome, Ok(Some(head.len())), "step {step}");
+            assert!(parses <= 3, "step {step}: {parses} parses");
+        }
+        // Bare LF endings, and a CR LF split across reads.
+        for step in 1..6 {
+            let input = b"GET / HTTP/1.0\nA: b\n\n";
+            assert_eq!(scan(input, step).0, Ok(Some(input.len())));
+            let input = b"GET / HTTP/1.0\r\nA: b\r\n\r\n";
+            assert_eq!(scan(input, step).0, Ok(Some(input.len())));
+        }
+    }
+
+    #[test]
+    fn the_scanner_refuses_early_and_at_each_limit() {
+        assert_eq!(scan(b"\x16\x03\x01\x02\x00", 1).0, Err(Status::BadRequest));
+        let flood = b"\r\n".repeat(MAX_HEAD);
+        let (outcome, parses) = scan(&flood, 2);
+        assert_eq!((outcome, parses), (Err(Status::BadRequest), 1));
+        let mut long = b"GET /".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+        assert_eq!(scan(&long, 3).0, Err(Status::UriTooLong));
+        let mut fields = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        while fields.len() <= MAX_HEAD {
+            fields.extend(b"X: 0123456789012345678901234567890123456789012345678901234567\r\n");
+        }
+        let (outcome, parses) = scan(&fields, 5);
+        assert_eq!(outcome, Err(Status::HeaderFieldsTooLarge));
+        assert!(parses <= 3, "{parses} parses");
+        // An unfinished field line never ends the head, and a long one is refused.
+        let mut line = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        line.extend(std::iter::repeat_n(b'v', MAX_HEAD));
+        assert_eq!(scan(&line, 4096).0, Err(Status::HeaderFieldsTooLarge));
     }
 
     #[test]

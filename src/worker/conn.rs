@@ -18,7 +18,7 @@ use nix::sys::socket::{MsgFlags, send};
 use crate::files::Content;
 use crate::handler::{Site, respond};
 use crate::http::date::DateCache;
-use crate::http::request::{ParseError, Parsed, parse};
+use crate::http::request::{HeadScan, MAX_HEAD, MAX_REQUEST_LINE, ParseError, Parsed, parse};
 use crate::http::response::{Body, Part, Response};
 use crate::http::status::Status;
 
@@ -34,6 +34,26 @@ const BATCH_LIMIT: usize = 64 * 1024;
 const SEND_BUDGET: u64 = 256 * 1024;
 /// How much one read takes from the socket.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The most the input buffer holds: an unfinished head never passes [`MAX_HEAD`]
+/// (then it is refused), and the socket is read only while no whole head is waiting.
+pub const MAX_INPUT: usize = MAX_HEAD + READ_CHUNK;
+/// Room kept for one response head beside its location (whose length is known): the
+/// fixed fields and a `--cache-control` value of at most 1 KiB.
+const HEAD_ROOM: usize = 4 * 1024;
+/// The most the output buffer holds: a batch of pipelined responses grows to
+/// [`BATCH_LIMIT`] before it is written, plus the one response that crossed it (a head,
+/// whose location comes from a request line and so is at most three times one,
+/// percent-encoded, and a body read into memory of at most [`SMALL_FILE`]). Anything
+/// larger waits as a file piece or in its own buffer, and a connection whose output
+/// cannot be written reads no further requests.
+pub const MAX_OUTPUT: usize =
+    BATCH_LIMIT + SMALL_FILE as usize + HEAD_ROOM + 3 * MAX_REQUEST_LINE + 2;
+/// What one connection buffers at most besides a directory listing it is sending.
+pub const MAX_BUFFERED: usize = MAX_INPUT + MAX_OUTPUT;
+/// A connection between requests keeps buffers up to this size; larger ones are given
+/// back, so thousands of idle keep-alive clients cost little however they started.
+const IDLE_KEEP: usize = 4 * 1024;
 
 /// The timeouts that keep a slow or silent client from holding a worker.
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +140,8 @@ pub struct Conn {
     pub stream: TcpStream,
     peer: SocketAddr,
     input: Vec<u8>,
+    /// How far the head at the start of `input` has been looked at.
+    head: HeadScan,
     output: Vec<u8>,
     output_pos: usize,
     /// The file that `Chunk::File` pieces are sent from.
@@ -143,6 +165,7 @@ impl Conn {
             stream,
             peer,
             input: Vec::new(),
+            head: HeadScan::default(),
             output: Vec::new(),
             output_pos: 0,
             body_file: None,
@@ -172,6 +195,20 @@ impl Conn {
         self.phase == Phase::Idle
     }
 
+    /// The bytes this connection holds in its buffers (capacity, not length): at most
+    /// [`MAX_BUFFERED`], plus a directory listing being sent.
+    pub fn buffered(&self) -> usize {
+        let pieces: usize = self
+            .chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Bytes { data, .. } => data.capacity(),
+                Chunk::File { .. } => 0,
+            })
+            .sum();
+        self.input.capacity() + self.output.capacity() + pieces
+    }
+
     /// Does all the work possible now without blocking.
     pub fn drive(&mut self, ctx: &mut Context, now: Instant) -> Want {
         let mut drained = false;
@@ -189,7 +226,9 @@ impl Conn {
                     return Want::Close;
                 }
                 self.set_phase(Phase::Idle, ctx, now);
-                if !self.input.is_empty() {
+                if self.input.is_empty() {
+                    self.release_buffers();
+                } else {
                     self.set_phase(Phase::Receiving, ctx, now);
                 }
             }
@@ -216,6 +255,7 @@ impl Conn {
                     // EAGAIN, and new data brings a new readiness event anyway.
                     drained = n < ctx.read_buf.len();
                     self.read_all = drained;
+                    reserve_within(&mut self.input, n, MAX_INPUT);
                     self.input.extend_from_slice(&ctx.read_buf[..n]);
                     if self.phase == Phase::Idle {
                         self.set_phase(Phase::Receiving, ctx, now);
@@ -259,19 +299,27 @@ impl Conn {
 
     /// Parses and answers one request from the input; false if the head is incomplete.
     fn answer_one(&mut self, ctx: &mut Context, now: Instant) -> bool {
+        if !self.head.worth_parsing(&self.input) {
+            return false;
+        }
         let response = match parse(&self.input) {
-            Ok(Parsed::Partial) => return false,
+            Ok(Parsed::Partial) => {
+                self.head.partial();
+                return false;
+            }
             Ok(Parsed::Complete { request, len }) => {
                 let keep_alive = request.keep_alive && !ctx.stopping;
                 let response = respond(&request, &ctx.site, keep_alive, &mut ctx.scratch, now);
                 crate::log::access(self.peer, Some(&request), &response);
                 self.discard = request.content_length;
                 self.input.drain(..len);
+                self.head.reset();
                 response
             }
             Err(ParseError(status)) => {
                 // The framing is unknown after a bad head: answer and close.
                 self.input.clear();
+                self.head.reset();
                 self.read_all = false;
                 let response = Response::error(status, false);
                 crate::log::access(self.peer, None, &response);
@@ -285,6 +333,17 @@ impl Conn {
     }
 
     fn queue(&mut self, response: Response, ctx: &mut Context, now: Instant) {
+        let in_memory = match &response.body {
+            _ if response.head_only => 0,
+            Body::Static(bytes) => bytes.len(),
+            Body::File { len, .. } if *len <= SMALL_FILE => *len as usize,
+            Body::Parts { .. } if response.content_length <= SMALL_FILE => {
+                response.content_length as usize
+            }
+            _ => 0,
+        };
+        let head = HEAD_ROOM + response.location.as_ref().map_or(0, Vec::len);
+        reserve_within(&mut self.output, head + in_memory, MAX_OUTPUT);
         response.write_head(ctx.date.now(now), &mut self.output);
         if !response.keep_alive {
             self.close_after = true;
@@ -295,7 +354,8 @@ impl Conn {
         match response.body {
             Body::Empty => {}
             Body::Static(bytes) => self.output.extend_from_slice(bytes),
-            Body::Bytes(bytes) => self.output.extend_from_slice(&bytes),
+            // A listing: sent from its own buffer, not copied into the output.
+            Body::Bytes(data) => self.chunks.push_back(Chunk::Bytes { data, pos: 0 }),
             Body::File { file, offset, len } if len <= SMALL_FILE => {
                 self.read_into_output(&file, offset, len);
             }
@@ -353,12 +413,23 @@ impl Conn {
 
     /// Pipelined requests already received are answered before writing, so that their
     /// responses leave in one write.
-    fn can_batch(&self) -> bool {
+    fn can_batch(&mut self) -> bool {
         self.chunks.is_empty()
             && !self.close_after
             && self.discard == 0
             && self.output.len() < BATCH_LIMIT
-            && parse_is_complete(&self.input)
+            && !self.input.is_empty()
+            && self.head.worth_parsing(&self.input)
+    }
+
+    /// Between requests: give back buffers that one large exchange grew.
+    fn release_buffers(&mut self) {
+        if self.input.capacity() > IDLE_KEEP {
+            self.input = Vec::new();
+        }
+        if self.output.capacity() > IDLE_KEEP {
+            self.output = Vec::new();
+        }
     }
 
     fn skip_body(&mut self) {
@@ -470,6 +541,13 @@ impl Conn {
     }
 }
 
-fn parse_is_complete(input: &[u8]) -> bool {
-    !input.is_empty() && !matches!(parse(input), Ok(Parsed::Partial))
+/// Makes room for `extra` more bytes, growing by doubling as `Vec` does but never past
+/// `limit` (unless the bytes themselves need more), so the buffer's capacity keeps to
+/// the bound its owner documents.
+fn reserve_within(buf: &mut Vec<u8>, extra: usize, limit: usize) {
+    let need = buf.len() + extra;
+    if need > buf.capacity() {
+        let target = need.max((buf.capacity() * 2).min(limit));
+        buf.reserve_exact(target - buf.len());
+    }
 }
