@@ -118,3 +118,34 @@ fn nul_and_invalid_utf8_in_paths() {
     let bytes = s.request(b"GET /a\0b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_eq!(parse_responses(&bytes, false)[0].status, 400);
 }
+
+/// The slash redirect names a path on this server whatever the target looked like: a
+/// `Location` starting with `//` or `/\` would send a browser to another host.
+#[test]
+fn the_slash_redirect_never_leaves_the_origin() {
+    let root = site();
+    let s = Server::start(root.path(), &["-w", "1"]);
+    for target in [
+        "//evil.example/../dir",
+        "//evil.example/%2e%2e/dir",
+        "/\\evil.example/../dir",
+        "///evil.example/../dir",
+        "/%2F%2Fevil.example/..%2Fdir",
+        "/\\/evil.example/../../dir",
+        "//evil.example/../dir?x=//evil.example",
+        "http://evil.example//dir",
+        "/dir",
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let bytes = s.request(raw.as_bytes());
+        let r = &parse_responses(&bytes, false)[0];
+        assert_eq!(r.status, 301, "{target}");
+        assert_eq!(r.header("location"), Some("/dir/"), "{target}");
+    }
+    // Names that need escaping come back escaped, as one path on this server.
+    std::fs::create_dir_all(root.path().join("dir/a b\\c")).unwrap();
+    let raw = "GET /dir/a%20b%5Cc HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let bytes = s.request(raw.as_bytes());
+    let r = &parse_responses(&bytes, false)[0];
+    assert_eq!(r.header("location"), Some("/dir/a%20b%5Cc/"));
+}
