@@ -24,6 +24,11 @@ pub const MAX_FIELDS: usize = 100;
 /// Largest whole head (request line and fields) accepted; larger is 431.
 pub const MAX_HEAD: usize = 64 * 1024;
 
+/// Largest request body accepted (to be read and thrown away: no method we serve takes
+/// one); larger is 413, as nginx's default `client_max_body_size`, so a client cannot
+/// keep a worker reading for ever.
+pub const MAX_BODY: u64 = 1024 * 1024;
+
 /// A request method we act on; everything else is answered 405.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -93,8 +98,9 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
         if buf_from.len() > MAX_REQUEST_LINE {
             return Err(ParseError(Status::UriTooLong));
         }
-        // Refuse early what can never become a request line (binary, TLS).
-        if !buf_from.is_empty() && !plausible_start(buf_from) {
+        // Refuse early what can never become a request line (binary, TLS); a lone CR
+        // may still be the start of an empty line.
+        if !buf_from.is_empty() && buf_from != b"\r" && !plausible_start(buf_from) {
             return Err(ParseError(Status::BadRequest));
         }
         return Ok(Parsed::Partial);
@@ -201,11 +207,9 @@ impl HeadScan {
         let start = match self.start {
             Some(start) => start,
             None => {
-                i += buf[i..]
-                    .iter()
-                    .take_while(|&&b| b == b'\r' || b == b'\n')
-                    .count();
-                if i == buf.len() {
+                i += skip_empty_lines(&buf[i..]);
+                if i == buf.len() || &buf[i..] == b"\r" {
+                    // Only empty lines so far (perhaps the CR of the next one).
                     self.looked = i;
                     self.ready = i > MAX_HEAD;
                     return self.ready;
@@ -360,6 +364,9 @@ fn finish<'a>(
     if minor == 1 && !s.host {
         return Err(ParseError(Status::BadRequest));
     }
+    if s.content_length.is_some_and(|n| n > MAX_BODY) {
+        return Err(ParseError(Status::ContentTooLarge));
+    }
     let method = match method_raw {
         b"GET" => Method::Get,
         b"HEAD" => Method::Head,
@@ -411,10 +418,30 @@ fn request_line(line: &[u8]) -> Result<(&[u8], &[u8], u8), ParseError> {
         }
         _ => return Err(bad),
     };
-    if target[0] != b'/' && find(target, b"://").is_none() && target != b"*" {
+    if target[0] != b'/' && !absolute_form(target) && target != b"*" {
         return Err(bad);
     }
     Ok((method, target, minor))
+}
+
+/// `scheme "://" authority [path]` with a scheme that is one (RFC 3986 §3.1) and a host
+/// that is not empty (RFC 9110 §4.2.1 has an `http` URI without one rejected).
+fn absolute_form(target: &[u8]) -> bool {
+    let Some(colon) = find(target, b"://") else {
+        return false;
+    };
+    let scheme = &target[..colon];
+    let authority = &target[colon + 3..];
+    let authority =
+        &authority[..memchr::memchr3(b'/', b'?', b'#', authority).unwrap_or(authority.len())];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && !authority.is_empty()
+        && !authority.starts_with(b":")
+        && !authority.contains(&b'@')
+        && valid_host(authority)
 }
 
 fn split_field(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
@@ -443,32 +470,39 @@ fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
 }
 
 /// `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2), or empty: the characters
-/// of a reg-name, an IPv4 address or an IP literal, and a colon for the port.
+/// of a reg-name, an IPv4 address or an IP literal, and a colon for the port; a `%`
+/// only as the start of a `%XX` escape.
 fn valid_host(value: &[u8]) -> bool {
-    value.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-                    | b':'
-                    | b'['
-                    | b']'
-            )
-    })
+    let escapes_ok = value.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (value.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && value.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    escapes_ok
+        && value.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b'%'
+                        | b':'
+                        | b'['
+                        | b']'
+                )
+        })
 }
 
 /// Whether a field value holds a control character other than HTAB. Written without
@@ -497,12 +531,18 @@ impl<'a> Iterator for FieldLines<'a> {
     }
 }
 
+/// The length of the empty lines (CRLF or a bare LF) at the start of `buf`. A bare CR is
+/// not an empty line: it is left for the request line, which refuses it.
 fn skip_empty_lines(buf: &[u8]) -> usize {
     let mut i = 0;
-    while i < buf.len() && (buf[i] == b'\r' || buf[i] == b'\n') {
-        i += 1;
+    loop {
+        match buf.get(i..i + 2) {
+            Some([b'\r', b'\n']) => i += 2,
+            Some([b'\n', _]) => i += 1,
+            _ if buf.get(i) == Some(&b'\n') => i += 1,
+            _ => return i,
+        }
     }
-    i
 }
 
 /// Could these bytes be the start of a request line? (A method token, then a space.)
@@ -699,6 +739,12 @@ mod tests {
             err(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Status::NotImplemented
         );
+        let (r, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048576\r\n\r\n");
+        assert_eq!(r.content_length, MAX_BODY);
+        assert_eq!(
+            err(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n"),
+            Status::ContentTooLarge
+        );
     }
 
     #[test]
@@ -744,6 +790,35 @@ mod tests {
         assert_eq!(r.header("x"), Some(&b"tab\there \xff"[..]));
         ok(b"GET / HTTP/1.1\r\nHost:\r\n\r\n");
         ok(b"GET / HTTP/1.1\r\nHost: xn--bcher-kva.example:80\r\n\r\n");
+    }
+
+    #[test]
+    fn bare_crs_and_odd_targets() {
+        for bad in [
+            &b"\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+            b"\r\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"\n\rGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET 1a://x/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET ://x/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http://u@h/p HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET x HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a%4\r\n\r\n",
+        ] {
+            assert_eq!(err(bad), Status::BadRequest, "{}", bad.escape_ascii());
+        }
+        ok(b"GET / HTTP/1.1\r\nHost: a%41\r\n\r\n");
+        ok(b"GET HTTP+S.1://h:1?q HTTP/1.1\r\nHost: a\r\n\r\n");
+        // The CR of an empty line may arrive alone.
+        assert!(matches!(parse(b"\r"), Ok(Parsed::Partial)));
+        assert!(matches!(parse(b"\r\n\r"), Ok(Parsed::Partial)));
+        ok(b"\r\n\nGET / HTTP/1.0\r\n\r\n");
+        assert_eq!(scan(b"\r\nGET / HTTP/1.0\r\n\r\n", 1).0, Ok(Some(20)));
+        assert_eq!(
+            scan(b"\r\r\nGET / HTTP/1.0\r\n\r\n", 1).0,
+            Err(Status::BadRequest)
+        );
     }
 
     #[test]

@@ -64,6 +64,7 @@ statuses! {
     MethodNotAllowed = 405 "Method Not Allowed";
     RequestTimeout = 408 "Request Timeout";
     PreconditionFailed = 412 "Precondition Failed";
+    ContentTooLarge = 413 "Content Too Large";
     UriTooLong = 414 "URI Too Long";
     RangeNotSatisfiable = 416 "Range Not Satisfiable";
     HeaderFieldsTooLarge = 431 "Request Header Fields Too Large";
@@ -91,6 +92,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(Status::ALL.len(), 17);
+        assert_eq!(Status::ALL.len(), 18);
     }
 }
