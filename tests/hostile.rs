@@ -108,6 +108,168 @@ fn limits_and_bad_heads_get_the_right_status() {
     still_serving(&s, &w);
 }
 
+/// Heads that parsers disagree on, the stuff of request smuggling: a proxy in front may
+/// read them another way (a field it ignores, a length it takes), so each is refused
+/// with one `400` and a close, and the complete request sent right after it is never
+/// answered. (A `Transfer-Encoding` GET is `501`, also alone.)
+#[test]
+fn ambiguous_heads_get_one_refusal_and_what_follows_is_not_answered() {
+    let root = site();
+    // A wrongly accepted head makes the connection live on: idle it out quickly.
+    let s = Server::start(root.path(), &["-w", "1", "--keepalive-timeout", "3"]);
+    let w = workers(&s);
+    const SMUGGLED: &[u8] = b"GET /page.html HTTP/1.1\r\nHost: t\r\n\r\n";
+    let cases: &[(&str, &[u8], u16)] = &[
+        (
+            "space before the colon in Host",
+            b"GET / HTTP/1.1\r\nHost : t\r\n\r\n",
+            400,
+        ),
+        (
+            "space before the colon in Content-Length",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\n",
+            400,
+        ),
+        (
+            "tab before the colon in Host",
+            b"GET / HTTP/1.1\r\nHost\t: t\r\n\r\n",
+            400,
+        ),
+        (
+            "tab before the colon in Content-Length",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length\t: 5\r\n\r\n",
+            400,
+        ),
+        (
+            "obs-fold with a space",
+            b"GET / HTTP/1.1\r\nHost: t\r\nX-A: b\r\n continued\r\n\r\n",
+            400,
+        ),
+        (
+            "obs-fold with a tab",
+            b"GET / HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\tcontinued\r\n\r\n",
+            400,
+        ),
+        (
+            "Content-Length: +5",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\n",
+            400,
+        ),
+        (
+            "Content-Length: -5",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
+            400,
+        ),
+        (
+            "Content-Length: 5, 5 (a list)",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\n",
+            400,
+        ),
+        (
+            "Content-Length: 5,5",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5,5\r\n\r\n",
+            400,
+        ),
+        (
+            "two equal Content-Length fields",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+            400,
+        ),
+        (
+            "Content-Length: 0x5",
+            b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 0x5\r\n\r\n",
+            400,
+        ),
+        (
+            "two Host fields",
+            b"GET / HTTP/1.1\r\nHost: t\r\nHost: t\r\n\r\n",
+            400,
+        ),
+        ("NUL in Host", b"GET / HTTP/1.1\r\nHost: t\0u\r\n\r\n", 400),
+        (
+            "bare CR inside a value",
+            b"GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n",
+            400,
+        ),
+        (
+            "NUL in a value",
+            b"GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n",
+            400,
+        ),
+        (
+            "\\x01 in a value",
+            b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x01b\r\n\r\n",
+            400,
+        ),
+        (
+            "\\x7f in a value",
+            b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x7fb\r\n\r\n",
+            400,
+        ),
+        (
+            "tab as the request-line separator",
+            b"GET\t/ HTTP/1.1\r\nHost: t\r\n\r\n",
+            400,
+        ),
+        (
+            "double space after the method",
+            b"GET  / HTTP/1.1\r\nHost: t\r\n\r\n",
+            400,
+        ),
+        (
+            "double space before the version",
+            b"GET /  HTTP/1.1\r\nHost: t\r\n\r\n",
+            400,
+        ),
+        (
+            "bare CR ending the request line",
+            b"GET / HTTP/1.1\rHost: t\r\n\r\n",
+            400,
+        ),
+        (
+            "bare CR ending every line",
+            b"GET / HTTP/1.1\rHost: t\r\r",
+            400,
+        ),
+        ("Host: a/b", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        ("Host: a b", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (
+            "Transfer-Encoding: chunked on a GET",
+            b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+            501,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, head, want) in cases {
+        let mut raw = head.to_vec();
+        raw.extend_from_slice(SMUGGLED);
+        let (bytes, took) = exchange(s.addr, &raw);
+        let rs = parse_responses(&bytes, false);
+        let statuses: Vec<u16> = rs.iter().map(|r| r.status).collect();
+        let problem = if statuses != [*want] {
+            format!("answered {statuses:?}, want [{want}] alone")
+        } else if rs[0].header("connection") != Some("close") {
+            format!("Connection: {:?}, want close", rs[0].header("connection"))
+        } else if took >= Duration::from_secs(2) {
+            format!("closed only after {took:?}")
+        } else {
+            continue;
+        };
+        wrong.push(format!(
+            "{what} ({:?}): {problem}",
+            String::from_utf8_lossy(head)
+        ));
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+    still_serving(&s, &w);
+}
+
 #[test]
 fn a_transfer_encoded_body_is_never_parsed_as_a_request() {
     let root = site();
