@@ -551,3 +551,76 @@ fn reserve_within(buf: &mut Vec<u8>, extra: usize, limit: usize) {
         buf.reserve_exact(target - buf.len());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::FileCache;
+    use crate::files::{Root, Symlinks};
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+
+    /// A connection over loopback to a site holding one 30 KiB file.
+    fn connected(dir: &std::path::Path) -> (Conn, Context, TcpStream) {
+        std::fs::write(dir.join("f30k"), vec![b'x'; 30 * 1024]).unwrap();
+        let site = Site {
+            root: Root::open(dir, Symlinks::Inside, false).unwrap(),
+            cache: FileCache::default(),
+            cache_control: None,
+            autoindex: false,
+        };
+        let second = Duration::from_secs(1);
+        let ctx = Context::new(
+            site,
+            Timeouts {
+                header: second,
+                keepalive: second,
+                send: second,
+            },
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (Conn::new(server, peer, &ctx, Instant::now()), ctx, client)
+    }
+
+    #[test]
+    fn buffers_stay_bounded_and_are_given_back_between_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut conn, mut ctx, mut client) = connected(dir.path());
+        let request = b"GET /f30k HTTP/1.1\r\nHost: a\r\n\r\n";
+        client.write_all(&request.repeat(200)).unwrap();
+        // The client reads nothing: the connection fills the socket, then stops.
+        let mut want = Want::Read;
+        for _ in 0..100 {
+            want = conn.drive(&mut ctx, Instant::now());
+            assert!(conn.buffered() <= MAX_BUFFERED, "{}", conn.buffered());
+            if want == Want::Write {
+                break;
+            }
+        }
+        assert_eq!(want, Want::Write, "the socket never filled");
+        assert!(conn.buffered() > IDLE_KEEP);
+        // Now the client reads everything; the connection ends up idle and small.
+        client.set_nonblocking(true).unwrap();
+        let mut sink = vec![0u8; 1 << 20];
+        let mut received = 0;
+        for _ in 0..10_000 {
+            if let Ok(n) = std::io::Read::read(&mut client, &mut sink) {
+                received += n;
+            }
+            want = conn.drive(&mut ctx, Instant::now());
+            assert!(conn.buffered() <= MAX_BUFFERED, "{}", conn.buffered());
+            if want == Want::Read && conn.is_idle() && received > 200 * 30 * 1024 {
+                break;
+            }
+        }
+        assert!(conn.is_idle(), "received {received}");
+        assert!(
+            conn.buffered() <= 2 * IDLE_KEEP,
+            "an idle connection holds {} bytes",
+            conn.buffered()
+        );
+    }
+}
