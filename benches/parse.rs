@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use preforkd::http::request::{Parsed, parse};
+use preforkd::http::request::{HeadScan, Parsed, parse};
 
 const INPUTS: [(&str, &[u8]); 3] = [
     ("wrk (2 fields)", b"GET /1k.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"),
@@ -49,6 +49,16 @@ fn ours(input: &[u8]) -> usize {
     }
 }
 
+/// As a connection does it: the scanner looks at the bytes first, then the parser runs.
+fn ours_scanned(input: &[u8]) -> usize {
+    let mut scan = HeadScan::default();
+    if scan.worth_parsing(black_box(input)) {
+        ours(input)
+    } else {
+        0
+    }
+}
+
 fn theirs(input: &[u8]) -> usize {
     let mut headers = [httparse::EMPTY_HEADER; 100];
     let mut req = httparse::Request::new(&mut headers);
@@ -79,13 +89,17 @@ fn main() {
             .unwrap_or(1000),
     );
     println!(
-        "{:<22} {:>12} {:>12} {:>8}",
-        "input", "preforkd ns", "httparse ns", "ratio"
+        "{:<22} {:>12} {:>14} {:>12} {:>8}",
+        "input", "preforkd ns", "+HeadScan ns", "httparse ns", "ratio"
     );
     for (name, input) in INPUTS {
-        assert!(ours(input) > 0 && theirs(input) > 0, "{name} must parse");
+        assert!(
+            ours_scanned(input) > 0 && theirs(input) > 0,
+            "{name} must parse"
+        );
         let a = time_per_call(budget, || ours(input));
+        let s = time_per_call(budget, || ours_scanned(input));
         let b = time_per_call(budget, || theirs(input));
-        println!("{name:<22} {a:>12.1} {b:>12.1} {:>7.2}x", a / b);
+        println!("{name:<22} {a:>12.1} {s:>14.1} {b:>12.1} {:>7.2}x", s / b);
     }
 }

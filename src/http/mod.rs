@@ -6,6 +6,8 @@
 pub mod autoindex;
 pub mod conditional;
 pub mod date;
+#[cfg(test)]
+mod differential_tests;
 pub mod encoding;
 pub mod range;
 pub mod request;

@@ -150,22 +150,20 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
             return Err(ParseError(Status::BadRequest));
         }
         let value_start = name_len + 1;
-        let Some(i) = memchr(b'\n', &rest[value_start..]) else {
+        // One pass to the first control byte: the line end, or a reason to refuse
+        // (NUL, a bare CR, any control but HTAB: RFC 9110 §5.5).
+        let Some(i) = first_control(&rest[value_start..]) else {
             return partial();
         };
-        let newline = value_start + i;
-        let stop = if newline > value_start && rest[newline - 1] == b'\r' {
-            newline - 1
-        } else {
-            newline
+        let stop = value_start + i;
+        let next = match (rest[stop], rest.get(stop + 1)) {
+            (b'\n', _) => stop + 1,
+            (b'\r', Some(b'\n')) => stop + 2,
+            (b'\r', None) => return partial(),
+            _ => return Err(ParseError(Status::BadRequest)),
         };
-        let next = newline + 1;
         if stop > MAX_FIELD_LINE || start + pos + next > MAX_HEAD {
             return Err(TOO_LARGE);
-        }
-        // NUL, a bare CR and every other control but HTAB (RFC 9110 §5.5).
-        if has_control(&rest[value_start..stop]) {
-            return Err(ParseError(Status::BadRequest));
         }
         count += 1;
         if count > MAX_FIELDS {
@@ -193,12 +191,19 @@ pub struct HeadScan {
     line_limit_checked: bool,
     /// The last answer was "parse now" and nothing has parsed since.
     ready: bool,
+    /// `parse` already had its first look: most heads arrive whole, and then that one
+    /// parse is all the work, with no scan before it.
+    first_look_done: bool,
 }
 
 impl HeadScan {
     /// Looks at what `buf` gained since the last call (the buffer only grows until
     /// [`HeadScan::reset`]); true when [`parse`] should run.
     pub fn worth_parsing(&mut self, buf: &[u8]) -> bool {
+        if !self.first_look_done && !buf.is_empty() {
+            self.first_look_done = true;
+            self.ready = true;
+        }
         if self.ready || buf.len() <= self.looked {
             return self.ready;
         }
@@ -298,6 +303,8 @@ struct Summary<'a> {
     host: bool,
     content_length: Option<u64>,
     transfer_encoding: bool,
+    /// The last coding of the last `Transfer-Encoding` is `chunked`.
+    chunked_last: bool,
     close: bool,
     keep_alive: bool,
 }
@@ -333,6 +340,14 @@ impl<'a> Summary<'a> {
             self.content_length = Some(parse_content_length(value)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             self.transfer_encoding = true;
+            // Empty list elements do not count (RFC 9110 §5.6.1).
+            let last = value
+                .rsplit(|&b| b == b',')
+                .map(trim)
+                .find(|c| !c.is_empty());
+            if let Some(last) = last {
+                self.chunked_last = last.eq_ignore_ascii_case(b"chunked");
+            }
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in value.split(|&b| b == b',') {
                 let token = trim(token);
@@ -358,8 +373,14 @@ fn finish<'a>(
         return Err(ParseError(Status::BadRequest));
     }
     if s.transfer_encoding {
-        // We take no request bodies, and guessing at chunk framing invites smuggling.
-        return Err(ParseError(Status::NotImplemented));
+        // Without `chunked` last the body's end cannot be known (RFC 9112 §6.3), and in
+        // HTTP/1.0 the framing is faulty (§6.1): 400. A chunked body is one we do not
+        // take, and guessing at chunk framing invites smuggling: 501. Both close.
+        return Err(ParseError(if s.chunked_last && minor == 1 {
+            Status::NotImplemented
+        } else {
+            Status::BadRequest
+        }));
     }
     if minor == 1 && !s.host {
         return Err(ParseError(Status::BadRequest));
@@ -473,44 +494,88 @@ fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
 /// of a reg-name, an IPv4 address or an IP literal, and a colon for the port; a `%`
 /// only as the start of a `%XX` escape.
 fn valid_host(value: &[u8]) -> bool {
-    let escapes_ok = value.iter().enumerate().all(|(i, &b)| {
-        b != b'%'
-            || (value.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && value.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
-    });
-    escapes_ok
-        && value.iter().all(|&b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.'
-                        | b'_'
-                        | b'~'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b'='
-                        | b'%'
-                        | b':'
-                        | b'['
-                        | b']'
-                )
-        })
+    let (mut valid, mut escapes) = (true, false);
+    for &b in value {
+        valid &= HOST_CHAR[usize::from(b)];
+        escapes |= b == b'%';
+    }
+    if !valid || !escapes {
+        return valid;
+    }
+    let mut rest = value;
+    while let Some(i) = memchr(b'%', rest) {
+        let escape = rest.get(i + 1..i + 3);
+        if !escape.is_some_and(|e| e.iter().all(u8::is_ascii_hexdigit)) {
+            return false;
+        }
+        rest = &rest[i + 3..];
+    }
+    true
 }
 
-/// Whether a field value holds a control character other than HTAB. Written without
-/// an early exit so that it compiles to a vector loop: it runs over every value.
+/// The bytes of a `Host` value, as a table: it is checked on every request.
+const HOST_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b':'
+                    | b'['
+                    | b']'
+            );
+        i += 1;
+    }
+    t
+};
+
+/// Whether a field value holds a control character other than HTAB (RFC 9110 §5.5).
 fn has_control(value: &[u8]) -> bool {
-    value.iter().fold(false, |seen, &b| {
-        seen | ((b < b' ') & (b != b'\t')) | (b == 0x7f)
-    })
+    first_control(value).is_some()
+}
+
+/// Where the first control byte other than HTAB is (CR and LF included). It runs over
+/// every field line of every request, so it looks at eight bytes at a time: a word with
+/// no byte below 0x20 and none equal to 0x7F needs no closer look (tabs are rare).
+fn first_control(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    fn control(b: &u8) -> bool {
+        (*b < b' ' && *b != b'\t') || *b == 0x7f
+    }
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let w = u64::from_ne_bytes(word.try_into().unwrap_or_default());
+        // The classic "has a byte less than n" and "has a zero byte" tests.
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let del = w ^ (ONES * 0x7f);
+        let has_del = del.wrapping_sub(ONES) & !del & HIGH;
+        if below_space | has_del != 0
+            && let Some(i) = word.iter().position(control)
+        {
+            return Some(at + i);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(control).map(|i| at + i)
 }
 
 /// Iterates the field lines of a validated head.
@@ -739,6 +804,14 @@ mod tests {
             err(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Status::NotImplemented
         );
+        for bad in [
+            &b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n",
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(err(bad), Status::BadRequest, "{}", bad.escape_ascii());
+        }
         let (r, _) = ok(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048576\r\n\r\n");
         assert_eq!(r.content_length, MAX_BODY);
         assert_eq!(
@@ -862,7 +935,7 @@ mod tests {
         for step in [1, 2, 3, 7, 100, head.len()] {
             let (outcome, parses) = scan(&head, step);
             assert_eq!(outcome, Ok(Some(head.len())), "step {step}");
-            assert!(parses <= 3, "step {step}: {parses} parses");
+            assert!(parses <= 4, "step {step}: {parses} parses");
         }
         // Bare LF endings, and a CR LF split across reads.
         for step in 1..6 {
@@ -878,7 +951,7 @@ mod tests {
         assert_eq!(scan(b"\x16\x03\x01\x02\x00", 1).0, Err(Status::BadRequest));
         let flood = b"\r\n".repeat(MAX_HEAD);
         let (outcome, parses) = scan(&flood, 2);
-        assert_eq!((outcome, parses), (Err(Status::BadRequest), 1));
+        assert_eq!((outcome, parses), (Err(Status::BadRequest), 2));
         let mut long = b"GET /".to_vec();
         long.extend(std::iter::repeat_n(b'a', MAX_HEAD));
         assert_eq!(scan(&long, 3).0, Err(Status::UriTooLong));
@@ -888,7 +961,7 @@ mod tests {
         }
         let (outcome, parses) = scan(&fields, 5);
         assert_eq!(outcome, Err(Status::HeaderFieldsTooLarge));
-        assert!(parses <= 3, "{parses} parses");
+        assert!(parses <= 4, "{parses} parses");
         // An unfinished field line never ends the head, and a long one is refused.
         let mut line = b"GET / HTTP/1.1\r\nX: ".to_vec();
         line.extend(std::iter::repeat_n(b'v', MAX_HEAD));
