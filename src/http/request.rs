@@ -100,7 +100,8 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
         }
         // Refuse early what can never become a request line (binary, TLS); a lone CR
         // may still be the start of an empty line.
-        if !buf_from.is_empty() && buf_from != b"\r" && !plausible_start(buf_from) {
+        let so_far = buf_from.strip_suffix(b"\r").unwrap_or(buf_from);
+        if !so_far.is_empty() && (!plausible_start(so_far) || first_control(so_far).is_some()) {
             return Err(ParseError(Status::BadRequest));
         }
         return Ok(Parsed::Partial);
@@ -189,6 +190,8 @@ pub struct HeadScan {
     line_done: bool,
     /// Whether the request line was checked against its limit.
     line_limit_checked: bool,
+    /// Whether the method (the token before the first space) has ended.
+    method_done: bool,
     /// The last answer was "parse now" and nothing has parsed since.
     ready: bool,
     /// `parse` already had its first look: most heads arrive whole, and then that one
@@ -224,6 +227,21 @@ impl HeadScan {
                 i
             }
         };
+        if !self.line_done {
+            // Bytes that can never be part of a request line are refused as they come,
+            // not when the line ends: a method that is not a token, a control byte.
+            let rest = &buf[i..];
+            let part = &rest[..memchr(b'\n', rest).unwrap_or(rest.len())];
+            let part = part.strip_suffix(b"\r").unwrap_or(part);
+            if !self.method_done {
+                match part.iter().position(|&b| !is_tchar(b)) {
+                    Some(p) if part[p] == b' ' => self.method_done = true,
+                    Some(_) => news = true,
+                    None => {}
+                }
+            }
+            news |= first_control(part).is_some();
+        }
         let complete = loop {
             let Some(n) = memchr(b'\n', &buf[i..]) else {
                 self.looked = buf.len();
@@ -244,6 +262,10 @@ impl HeadScan {
                 _ => i = newline + 1,
             }
         };
+        if !self.line_done && buf.last() == Some(&b'\r') {
+            // Perhaps the CR of the line's end: look at it again with what follows.
+            self.looked = buf.len() - 1;
+        }
         if !self.line_done && !self.line_limit_checked && buf.len() - start > MAX_REQUEST_LINE {
             self.line_limit_checked = true;
             news = true;
@@ -949,6 +971,16 @@ mod tests {
     #[test]
     fn the_scanner_refuses_early_and_at_each_limit() {
         assert_eq!(scan(b"\x16\x03\x01\x02\x00", 1).0, Err(Status::BadRequest));
+        // Garbage in a request line is refused before its end arrives, in any pieces.
+        for step in 1..5 {
+            assert_eq!(
+                scan(b"HHHHHHHH\x82\x00\xf4", step).0,
+                Err(Status::BadRequest)
+            );
+            assert_eq!(scan(b"GET /a\x01bcdefgh", step).0, Err(Status::BadRequest));
+            assert_eq!(scan(b"GET /a\rbcdefgh", step).0, Err(Status::BadRequest));
+            assert_eq!(scan(b"GET /abc HTTP/1.1\r", step).0, Ok(None));
+        }
         let flood = b"\r\n".repeat(MAX_HEAD);
         let (outcome, parses) = scan(&flood, 2);
         assert_eq!((outcome, parses), (Err(Status::BadRequest), 2));
