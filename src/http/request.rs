@@ -535,38 +535,26 @@ fn valid_host(value: &[u8]) -> bool {
     true
 }
 
-/// The bytes of a `Host` value, as a table: it is checked on every request.
-const HOST_CHAR: [bool; 256] = {
+/// The bytes of a `Host` value, as a table: it is checked on every request. Unreserved
+/// and sub-delims (RFC 3986 §2.2-2.3), `%` of an escape, `:` of a port, `[` `]` of an
+/// IP literal.
+const HOST_CHAR: [bool; 256] = alphanumerics_and(b"-._~!$&'()*+,;=%:[]");
+
+/// A byte table: true for ASCII letters and digits and for the bytes of `extra`.
+const fn alphanumerics_and(extra: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'%'
-                    | b':'
-                    | b'['
-                    | b']'
-            );
+        t[i] = (i as u8).is_ascii_alphanumeric();
         i += 1;
     }
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
     t
-};
+}
 
 /// Whether a field value holds a control character other than HTAB (RFC 9110 §5.5).
 fn has_control(value: &[u8]) -> bool {
@@ -643,33 +631,7 @@ fn is_tchar(b: u8) -> bool {
 }
 
 /// RFC 9110 §5.6.2 token characters, as a table: this runs for every byte of a name.
-const TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        i += 1;
-    }
-    t
-};
+const TCHAR: [bool; 256] = alphanumerics_and(b"!#$%&'*+-.^_`|~");
 
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
