@@ -418,7 +418,6 @@ impl Conn {
             && !self.close_after
             && self.discard == 0
             && self.output.len() < BATCH_LIMIT
-            && !self.input.is_empty()
             && self.head.worth_parsing(&self.input)
     }
 
