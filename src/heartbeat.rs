@@ -71,21 +71,3 @@ impl Slot {
         self.cell.store(now_ms(), Ordering::Relaxed);
     }
 }
-
-/// Test-only: with `PREFORKD_TEST_HANG_PATH=/hang` in the environment, a request for
-/// exactly that path makes its worker sleep forever, so the --timeout tests have a hung
-/// worker to find. Without the variable this is one failed env lookup per worker.
-pub fn hang_if_asked(path: &[u8]) {
-    use std::sync::OnceLock;
-    static HANG: OnceLock<Option<Vec<u8>>> = OnceLock::new();
-    let hang = HANG.get_or_init(|| {
-        std::env::var_os("PREFORKD_TEST_HANG_PATH")
-            .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec())
-    });
-    if hang.as_deref() == Some(path) {
-        crate::log::warn(format_args!("PREFORKD_TEST_HANG_PATH: hanging on purpose"));
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        }
-    }
-}

@@ -9,9 +9,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::http::request::Request;
-use crate::http::response::{Body, Response};
-
 /// Where a log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -166,15 +163,13 @@ fn write_line(level: &str, args: Arguments<'_>) {
         .write(line.as_bytes());
 }
 
-/// One access-log line for a response (combined log format); `request` is None when the
-/// head could not be parsed. A no-op unless --access-log is set.
-pub fn access(peer: std::net::SocketAddr, request: Option<&Request<'_>>, response: &Response) {
-    if let Some(request) = request {
-        crate::heartbeat::hang_if_asked(request.path());
-    }
+/// Appends one access-log line through `write` (which gets the buffer to extend); a
+/// no-op unless --access-log is set. The caller formats: this module knows sinks, not
+/// requests.
+pub fn access(write: impl FnOnce(&mut Vec<u8>)) {
     let mut guard = ACCESS.lock().unwrap_or_else(|e| e.into_inner());
     let Some(log) = guard.as_mut() else { return };
-    format_combined(&mut log.buf, peer, request, response, SystemTime::now());
+    write(&mut log.buf);
     if log.buf.len() >= ACCESS_BUFFER {
         log.flush();
     }
@@ -206,67 +201,10 @@ impl Access {
     }
 }
 
-const MONTHS: [&str; 12] = [
+/// Month abbreviations as both log formats write them.
+pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-
-/// `host - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 2326 "referer" "agent"`
-fn format_combined(
-    out: &mut Vec<u8>,
-    peer: std::net::SocketAddr,
-    request: Option<&Request<'_>>,
-    response: &Response,
-    now: SystemTime,
-) {
-    let (y, mo, d, h, mi, s) = civil(now);
-    let month = MONTHS[(mo - 1) as usize];
-    let _ = write!(
-        out,
-        "{} - - [{d:02}/{month}/{y:04}:{h:02}:{mi:02}:{s:02} +0000] \"",
-        peer.ip()
-    );
-    match request {
-        Some(r) => {
-            escape(out, r.method_raw);
-            out.push(b' ');
-            escape(out, r.target);
-            let _ = write!(out, " HTTP/1.{}", r.minor);
-        }
-        None => out.push(b'-'),
-    }
-    let sent = match response.body {
-        _ if response.head_only => 0,
-        Body::Empty => 0,
-        _ => response.content_length,
-    };
-    let _ = write!(out, "\" {} ", response.status.code());
-    if sent == 0 {
-        out.push(b'-');
-    } else {
-        let _ = write!(out, "{sent}");
-    }
-    for name in ["referer", "user-agent"] {
-        out.extend_from_slice(b" \"");
-        match request.and_then(|r| r.header(name)) {
-            Some(v) => escape(out, v),
-            None => out.push(b'-'),
-        }
-        out.push(b'"');
-    }
-    out.push(b'\n');
-}
-
-/// Client-supplied bytes in a log line: quotes, backslashes and non-printable bytes are
-/// hex-escaped (as nginx does), so a request cannot forge a line or a field.
-fn escape(out: &mut Vec<u8>, bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
-            let _ = write!(out, "\\x{b:02X}");
-        } else {
-            out.push(b);
-        }
-    }
-}
 
 /// UTC calendar fields of a time: (year, month, day, hour, minute, second).
 pub fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
@@ -289,7 +227,6 @@ pub fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::request::{Parsed, parse};
     use std::time::Duration;
 
     #[test]
@@ -299,32 +236,5 @@ mod tests {
         assert_eq!(civil(t), (1994, 11, 6, 8, 49, 37));
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(civil(t), (2000, 2, 29, 0, 0, 0));
-    }
-
-    #[test]
-    fn combined_format() {
-        let raw = b"GET /a\"b HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\nReferer: http://r/\r\n\r\n";
-        let Ok(Parsed::Complete { request, .. }) = parse(raw) else {
-            panic!("parse")
-        };
-        let mut response = Response::error(crate::http::status::Status::NotFound, true);
-        response.head_only = false;
-        let mut out = Vec::new();
-        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        format_combined(
-            &mut out,
-            "10.0.0.1:5000".parse().unwrap(),
-            Some(&request),
-            &response,
-            t,
-        );
-        let line = String::from_utf8(out).unwrap();
-        assert!(
-            line.starts_with(
-                "10.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a\\x22b HTTP/1.1\" 404 "
-            ),
-            "{line}"
-        );
-        assert!(line.ends_with(" \"http://r/\" \"t/1\"\n"), "{line}");
     }
 }

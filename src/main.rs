@@ -2,8 +2,8 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use preforkd::config::Config;
-use preforkd::config_file::{self, ArgsError};
-use preforkd::upgrade::Invocation;
+use preforkd::config::file::{self as config_file, ArgsError};
+use preforkd::master::upgrade::Invocation;
 
 fn main() -> ExitCode {
     let argv: Vec<_> = std::env::args_os().collect();

@@ -25,11 +25,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use preforkd::cache::FileCache;
-use preforkd::files::{Root, Symlinks};
-use preforkd::handler::Site;
+use preforkd::site::cache::FileCache;
+use preforkd::config::Symlinks;
+use preforkd::site::root::Root;
+use preforkd::site::handler::Site;
 use preforkd::http::request::{MAX_HEAD, Method, Parsed, parse};
-use preforkd::worker::conn::{Conn, Context, MAX_BUFFERED, Timeouts, Want};
+use preforkd::config::Timeouts;
+use preforkd::worker::conn::{Conn, Context, MAX_BUFFERED, Want};
 
 /// Content of the file beside the root; must never reach a client.
 const MARKER: &[u8] = b"OUTSIDE-ROOT-SECRET-7d1f";

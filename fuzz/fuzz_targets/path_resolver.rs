@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use preforkd::files::{Resolved, Root, Symlinks, normalize};
+use preforkd::config::Symlinks;
+use preforkd::site::path::normalize;
+use preforkd::site::root::{Resolved, Root};
 
 struct Fixture {
     root: PathBuf,

@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
                 other => panic!("prefix re-parse changed: {other:?}"),
             }
             let mut scratch = Vec::new();
-            let _ = preforkd::files::normalize(path, &mut scratch);
+            let _ = preforkd::site::path::normalize(path, &mut scratch);
         }
         Ok(Parsed::Partial) => {}
         Err(ParseError(status)) => assert!(status.code() >= 400),

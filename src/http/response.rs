@@ -1,9 +1,6 @@
 //! A response decision (status, headers, body source) and its head in bytes.
 
-use std::rc::Rc;
-
 use super::date::ImfDate;
-use crate::files::Content;
 
 use super::conditional::ETag;
 use super::range::{self, BOUNDARY_LEN, ByteRange};
@@ -12,21 +9,22 @@ use super::status::Status;
 /// The value of the `Server` header.
 pub const SERVER: &str = concat!("preforkd/", env!("CARGO_PKG_VERSION"));
 
-/// Where the body bytes come from.
-pub enum Body {
+/// Where the body bytes come from. `F` is whatever the caller reads file bytes from
+/// (the site's open file); this module only carries it.
+pub enum Body<F> {
     Empty,
     Static(&'static [u8]),
     /// Bytes made for this response (a directory listing).
     Bytes(Vec<u8>),
     /// `len` bytes of `file` from `offset`.
     File {
-        file: Rc<Content>,
+        file: F,
         offset: u64,
         len: u64,
     },
     /// Pieces of one file with framing bytes between them (`multipart/byteranges`).
     Parts {
-        file: Rc<Content>,
+        file: F,
         parts: Vec<Part>,
     },
 }
@@ -52,7 +50,7 @@ pub enum ContentRange {
 }
 
 /// Everything needed to write one response.
-pub struct Response {
+pub struct Response<F> {
     pub status: Status,
     pub content_type: Option<&'static str>,
     /// The exact Content-Length (for HEAD, the length a GET would send).
@@ -63,7 +61,7 @@ pub struct Response {
     pub keep_alive: bool,
     /// HEAD: the same head as GET, no body.
     pub head_only: bool,
-    pub body: Body,
+    pub body: Body<F>,
     pub etag: Option<ETag>,
     /// The `--cache-control` value (validated at start-up: no controls, no CR or LF).
     pub cache_control: Option<&'static str>,
@@ -79,9 +77,9 @@ pub struct Response {
     pub boundary: Option<[u8; BOUNDARY_LEN]>,
 }
 
-impl Response {
+impl<F> Response<F> {
     /// A response with no body and no optional fields; callers fill in the rest.
-    pub fn new(status: Status, keep_alive: bool) -> Response {
+    pub fn new(status: Status, keep_alive: bool) -> Self {
         Response {
             status,
             content_type: None,
@@ -102,7 +100,7 @@ impl Response {
     }
 
     /// An error page; `keep_alive` only where the connection can safely carry on.
-    pub fn error(status: Status, keep_alive: bool) -> Response {
+    pub fn error(status: Status, keep_alive: bool) -> Self {
         let body = status.error_body().as_bytes();
         Response {
             content_type: Some("text/html"),
@@ -196,7 +194,7 @@ mod tests {
 
     #[test]
     fn error_head_has_the_required_fields() {
-        let r = Response::error(Status::MethodNotAllowed, false);
+        let r = Response::<()>::error(Status::MethodNotAllowed, false);
         let mut out = Vec::new();
         r.write_head(b"Sun, 06 Nov 1994 08:49:37 GMT", &mut out);
         let text = String::from_utf8(out).unwrap();

@@ -15,12 +15,14 @@ use nix::errno::Errno;
 use nix::sys::sendfile::sendfile64;
 use nix::sys::socket::{MsgFlags, send};
 
-use crate::files::Content;
-use crate::handler::{Site, respond};
+use super::access_log;
+use crate::config::Timeouts;
 use crate::http::date::DateCache;
 use crate::http::request::{HeadScan, MAX_HEAD, MAX_REQUEST_LINE, ParseError, Parsed, parse};
-use crate::http::response::{Body, Part, Response};
+use crate::http::response::Part;
 use crate::http::status::Status;
+use crate::site::handler::{Body, Response, Site, respond};
+use crate::site::root::Content;
 
 /// Files up to this size are read into the response buffer and sent with the head in
 /// one write; larger ones go by `sendfile`.
@@ -54,17 +56,6 @@ pub const MAX_BUFFERED: usize = MAX_INPUT + MAX_OUTPUT;
 /// A connection between requests keeps buffers up to this size; larger ones are given
 /// back, so thousands of idle keep-alive clients cost little however they started.
 const IDLE_KEEP: usize = 4 * 1024;
-
-/// The timeouts that keep a slow or silent client from holding a worker.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// From the first byte of a request head (or the connection) to its end.
-    pub header: Duration,
-    /// Between requests on a keep-alive connection.
-    pub keepalive: Duration,
-    /// Without any progress while sending a response.
-    pub send: Duration,
-}
 
 /// What a worker shares between its connections: the site, the clock text, scratch space.
 pub struct Context {
@@ -310,7 +301,8 @@ impl Conn {
             Ok(Parsed::Complete { request, len }) => {
                 let keep_alive = request.keep_alive && !ctx.stopping;
                 let response = respond(&request, &ctx.site, keep_alive, &mut ctx.scratch, now);
-                crate::log::access(self.peer, Some(&request), &response);
+                hang_if_asked(request.path());
+                access_log::record(self.peer, Some(&request), &response);
                 self.discard = request.content_length;
                 self.input.drain(..len);
                 self.head.reset();
@@ -322,7 +314,7 @@ impl Conn {
                 self.head.reset();
                 self.read_all = false;
                 let response = Response::error(status, false);
-                crate::log::access(self.peer, None, &response);
+                access_log::record(self.peer, None, &response);
                 response
             }
         };
@@ -551,11 +543,30 @@ fn reserve_within(buf: &mut Vec<u8>, extra: usize, limit: usize) {
     }
 }
 
+/// Test-only: with `PREFORKD_TEST_HANG_PATH=/hang` in the environment, a request for
+/// exactly that path makes its worker sleep forever, so the --timeout tests have a hung
+/// worker to find. Without the variable this is one failed env lookup per worker.
+fn hang_if_asked(path: &[u8]) {
+    use std::sync::OnceLock;
+    static HANG: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    let hang = HANG.get_or_init(|| {
+        std::env::var_os("PREFORKD_TEST_HANG_PATH")
+            .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec())
+    });
+    if hang.as_deref() == Some(path) {
+        crate::log::warn(format_args!("PREFORKD_TEST_HANG_PATH: hanging on purpose"));
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::FileCache;
-    use crate::files::{Root, Symlinks};
+    use crate::config::Symlinks;
+    use crate::site::cache::FileCache;
+    use crate::site::root::Root;
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
 

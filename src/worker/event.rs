@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::Lifecycle;
+use super::accept::accept;
 use super::conn::{Conn, Context, Want};
+use super::lifecycle::Lifecycle;
 
 /// The token of the listening socket; connections use their slot index.
 const LISTENER: u64 = u64::MAX;
@@ -190,7 +191,7 @@ fn accept_some(
         if slab.len >= max_connections || ctx.stopping {
             return;
         }
-        let (stream, peer) = match super::accept(listener) {
+        let (stream, peer) = match accept(listener) {
             Ok(s) => s,
             // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
             Err(_) => return,

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::Lifecycle;
+use super::accept::accept;
 use super::conn::{Conn, Context, Want};
+use super::lifecycle::Lifecycle;
 
 /// How long a wait may last before the worker looks at its stop flag and its master again.
 const CHECK_EVERY_MS: u16 = 1000;
@@ -21,7 +22,7 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle) {
         }
         // Another worker may have taken it first: the listener is non-blocking.
         life.tick(ctx.served);
-        let Ok((stream, peer)) = super::accept(listener) else {
+        let Ok((stream, peer)) = accept(listener) else {
             continue;
         };
         serve_one(

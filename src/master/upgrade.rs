@@ -13,7 +13,7 @@ use std::process::Command;
 
 use nix::unistd::Pid;
 
-use crate::listener::UPGRADE_FDS_VAR;
+use crate::master::listener::UPGRADE_FDS_VAR;
 
 /// How this master was started, to start the next one the same way.
 #[derive(Debug, Clone)]

@@ -39,7 +39,7 @@ pub fn inherited() -> Result<Option<(TcpListener, Origin)>, String> {
     let upgrade = std::env::var(UPGRADE_FDS_VAR).ok();
     // SAFETY: called from main before any thread exists.
     unsafe { std::env::remove_var(UPGRADE_FDS_VAR) };
-    let systemd = crate::systemd::listen_fds();
+    let systemd = crate::master::systemd::listen_fds();
     let (fds, origin) = match upgrade {
         Some(list) => {
             let fds = list

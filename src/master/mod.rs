@@ -5,6 +5,11 @@
 //! workers, tops the pool up to N of the current generation, and sleeps until the next
 //! signal or tick.
 
+pub mod daemon;
+pub mod listener;
+pub mod systemd;
+pub mod upgrade;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::TcpListener;
@@ -20,15 +25,14 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
+use self::daemon::{PidFile, Readiness};
+use self::listener::Origin;
+use self::upgrade::Invocation;
 use crate::config::Config;
-use crate::config_file;
-use crate::daemon::{self, PidFile, Readiness};
-use crate::files::Root;
+use crate::config::file as config_file;
 use crate::heartbeat::{self, Board};
-use crate::listener::{self, Origin};
 use crate::log;
-use crate::systemd;
-use crate::upgrade::{self, Invocation};
+use crate::site::root::Root;
 use crate::worker;
 
 /// The longest the loop sleeps without a signal; bounds how late a deadline is noticed.

@@ -16,9 +16,9 @@ use std::fs::File;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::files::{OpenFile, Resolved, Root};
 use crate::http::encoding::Coding;
 use crate::http::status::Status;
+use crate::site::root::{OpenFile, Resolved, Root};
 
 /// How long an entry is served without looking at the file system again.
 pub const REVALIDATE_AFTER: Duration = Duration::from_secs(1);

@@ -9,16 +9,20 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cache::{FileCache, Lookup, Representations};
-use crate::config::Config;
-use crate::files::{Content, OpenFile, Root};
 use crate::http::autoindex;
 use crate::http::conditional::{self, Precondition, Validators};
 use crate::http::encoding::{self, Coding};
 use crate::http::range::{self, BOUNDARY_LEN, RangeOutcome, Ranges};
 use crate::http::request::{Method, Request};
-use crate::http::response::{Body, ContentRange, Part, Response};
+use crate::http::response::{self, ContentRange, Part};
 use crate::http::status::Status;
+use crate::site::cache::{FileCache, Lookup, Representations};
+use crate::site::root::{Content, OpenFile, Root};
+
+/// A response whose file bodies are read from a file open under the root.
+pub type Response = response::Response<Rc<Content>>;
+/// Where such a response's body comes from.
+pub type Body = response::Body<Rc<Content>>;
 
 /// What every worker knows about the site it serves.
 pub struct Site {
@@ -32,17 +36,15 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn new(root: Root, config: &Config) -> Site {
+    /// `cache_control` and `autoindex` are the `--cache-control` and `--autoindex` values.
+    pub fn new(root: Root, cache_control: Option<String>, autoindex: bool) -> Site {
         Site {
             root,
             cache: FileCache::default(),
             // Leaked once per worker: it lives as long as the process, and responses can
             // then carry it as a plain `&'static str` with no copy per request.
-            cache_control: config
-                .cache_control
-                .clone()
-                .map(|v| &*Box::leak(v.into_boxed_str())),
-            autoindex: config.autoindex,
+            cache_control: cache_control.map(|v| &*Box::leak(v.into_boxed_str())),
+            autoindex,
         }
     }
 }
@@ -263,7 +265,7 @@ fn listing(site: &Site, dir: &File, rel: &[u8], keep_alive: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::files::Symlinks;
+    use crate::config::Symlinks;
     use crate::http::request::{Parsed, parse};
 
     fn site(dir: &std::path::Path, autoindex: bool) -> Site {

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::files::Symlinks;
-use crate::worker::conn::Timeouts;
+pub mod file;
 
 /// A pre-fork static-file HTTP/1.1 server.
 ///
@@ -108,8 +107,8 @@ pub struct Args {
     pub serve_hidden: bool,
 
     /// Which symlinks under the root are followed
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = SymlinkArg::Inside)]
-    pub follow_symlinks: SymlinkArg,
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Symlinks::Inside)]
+    pub follow_symlinks: Symlinks,
 
     /// Cache-Control value added to 200, 206 and 304 file responses, e.g. "max-age=3600"
     #[arg(long, value_name = "VALUE")]
@@ -128,14 +127,26 @@ pub enum WorkerModel {
     Sync,
 }
 
+/// Which symlinks under the root are followed; the kernel enforces it (openat2).
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SymlinkArg {
+pub enum Symlinks {
     /// Never follow symlinks
     Never,
     /// Follow symlinks whose target stays inside the root
     Inside,
     /// Follow every symlink
     Always,
+}
+
+/// The timeouts that keep a slow or silent client from holding a worker.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From the first byte of a request head (or the connection) to its end.
+    pub header: Duration,
+    /// Between requests on a keep-alive connection.
+    pub keepalive: Duration,
+    /// Without any progress while sending a response.
+    pub send: Duration,
 }
 
 /// The validated configuration the master and workers run with.
@@ -200,11 +211,7 @@ impl Config {
                 send: positive_seconds("--send-timeout", args.send_timeout)?,
             },
             serve_hidden: args.serve_hidden,
-            symlinks: match args.follow_symlinks {
-                SymlinkArg::Never => Symlinks::Never,
-                SymlinkArg::Inside => Symlinks::Inside,
-                SymlinkArg::Always => Symlinks::Always,
-            },
+            symlinks: args.follow_symlinks,
             cache_control: header_value("--cache-control", args.cache_control.as_deref())?,
             autoindex: args.autoindex,
             process: ProcessConfig::from_args(args)?,
