@@ -27,7 +27,7 @@
 #       decides req/s, and it varies far less between runs than req/s on a shared VM;
 #       and the load tool's own CPU use (% of one core): wrk -t1 and ab are single
 #       threads, so near 100% the tool, not the server, set the rate (WRK_T=2 gives
-#       wrk a second thread, to see past that ceiling; the scenarios use 1)
+#       wrk a second thread, to see past that ceiling; the project's targets use 1)
 #   s4  $IDLE_N idle keep-alive connections held (scripts/idle_clients.py), meanwhile
 #       wrk -t1 -c10 -d$STARV_D --latency and $PROBES sequential fresh curl probes
 #       (-m $PROBE_TIMEOUT): req/s, p99, starved probes

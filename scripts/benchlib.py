@@ -210,7 +210,7 @@ SCEN = [
      [("p99_ms", "wrk p99 ms"), ("starved", "starved probes"),
       ("idle_answered", "idle conns answered")]),
 ]
-# The issue's targets: (scenario, metric, peer, minimum ratio of preforkd-event to the peer).
+# The project's targets: (scenario, metric, peer, minimum ratio of preforkd-event to the peer).
 SUBJECT = "preforkd-event"
 TARGETS = [
     ("s1", "rps", "nginx-tuned", 1.3),
@@ -342,7 +342,7 @@ def report(csv_path, outdir):
 
 
 def targets(g, by_rep, workers):
-    """The issue's targets for preforkd-event, two ways: the ratio of the medians, and
+    """The project's targets for preforkd-event, two ways: the ratio of the medians, and
     the median (min-max) of the ratios paired within each repetition, whose runs were
     seconds apart, so drift on the host cancels out of them."""
     rows = []
@@ -377,7 +377,7 @@ def targets(g, by_rep, workers):
                          "met" if rss <= 2048 else "not met"])
     if not rows:
         return
-    print("### Targets (issue 4)\n")
+    print("### The project's targets\n")
     print("Client-bound: the load tool's threads were busy at least %d%% of the time "
           "with %s, so that rate is the tool's ceiling on this machine, not the server's.\n"
           % (CLIENT_BOUND_PCT, SUBJECT))

@@ -4,6 +4,7 @@
 //! values (`config`, `log`, `heartbeat`, `privileges`) below them all. `tests/layout.rs`
 //! keeps it so.
 
+pub mod calendar;
 pub mod config;
 pub mod heartbeat;
 pub mod http;

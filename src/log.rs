@@ -7,7 +7,9 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::calendar::DateTime;
 
 /// Where a log goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,9 +154,15 @@ pub fn error(args: Arguments<'_>) {
 }
 
 fn write_line(level: &str, args: Arguments<'_>) {
-    let (y, mo, d, h, mi, s) = civil(SystemTime::now());
+    let t = DateTime::at(SystemTime::now());
     let line = format!(
-        "[{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} +0000] [{}] [{level}] {args}\n",
+        "[{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000] [{}] [{level}] {args}\n",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
         std::process::id()
     );
     ERROR
@@ -201,33 +209,27 @@ impl Access {
     }
 }
 
-/// Month abbreviations as both log formats write them.
-pub const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+// The access-log formatter in `worker` reads the calendar through these two; the
+// calendar itself is `crate::calendar`, shared with the HTTP dates.
+pub use crate::calendar::MONTHS;
 
 /// UTC calendar fields of a time: (year, month, day, hour, minute, second).
 pub fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400) as u32;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day, rem / 3600, rem / 60 % 60, rem % 60)
+    let d = DateTime::at(t);
+    (
+        d.year as i64,
+        d.month.into(),
+        d.day.into(),
+        d.hour.into(),
+        d.minute.into(),
+        d.second.into(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn civil_dates() {

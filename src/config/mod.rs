@@ -219,7 +219,8 @@ impl Config {
     }
 }
 
-/// The settings of the process model (issue 3), validated like the rest.
+/// The settings of the process model, how the master runs and supervises its workers,
+/// validated like the rest.
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
     /// The TOML file the settings were read from, re-read on HUP.

@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::calendar::DateTime;
+
 /// Caches the IMF-fixdate text of the current second.
 pub struct DateCache {
     /// When the wall clock reaches the next second; until then the text stands.
@@ -77,50 +79,28 @@ pub fn push_http_date(t: SystemTime, out: &mut Vec<u8>) {
 
 /// Appends the IMF-fixdate (RFC 9110 §5.6.7) of `secs` after the Unix epoch.
 pub fn push_imf_fixdate(secs: u64, out: &mut Vec<u8>) {
-    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    let secs = secs.min(MAX_SECS);
-    let days = secs / 86_400;
-    let in_day = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    out.extend_from_slice(DAYS[(days % 7) as usize]);
+    let t = DateTime::from_unix(secs.min(MAX_SECS));
+    out.extend_from_slice(t.weekday_abbr().as_bytes());
     out.extend_from_slice(b", ");
-    push_two(out, day);
+    push_two(out, t.day);
     out.push(b' ');
-    out.extend_from_slice(MONTHS[(month - 1) as usize]);
+    out.extend_from_slice(t.month_abbr().as_bytes());
     out.push(b' ');
-    push_two(out, year / 100);
-    push_two(out, year % 100);
+    // At most 9999 (MAX_SECS), so four digits.
+    push_two(out, (t.year / 100) as u8);
+    push_two(out, (t.year % 100) as u8);
     out.push(b' ');
-    push_two(out, in_day / 3600);
+    push_two(out, t.hour);
     out.push(b':');
-    push_two(out, in_day / 60 % 60);
+    push_two(out, t.minute);
     out.push(b':');
-    push_two(out, in_day % 60);
+    push_two(out, t.second);
     out.extend_from_slice(b" GMT");
 }
 
-/// (year, month 1-12, day 1-31) of a day count since 1970-01-01, by Howard Hinnant's
-/// `civil_from_days` (eras of 400 years starting in March), for non-negative days.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
-fn push_two(out: &mut Vec<u8>, n: u64) {
-    out.push(b'0' + (n / 10 % 10) as u8);
-    out.push(b'0' + (n % 10) as u8);
+/// The last two decimal digits of `n`.
+fn push_two(out: &mut Vec<u8>, n: u8) {
+    out.extend_from_slice(&[b'0' + n / 10 % 10, b'0' + n % 10]);
 }
 
 /// Appends `n` in decimal.

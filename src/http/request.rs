@@ -14,6 +14,7 @@
 //! `Host` that is not a host.
 
 use super::status::Status;
+use super::syntax::{alphanumerics_and, is_tchar, parse_decimal, token_len, trim_ows};
 
 /// Longest request line accepted; longer is 414.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
@@ -170,7 +171,7 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, ParseError> {
         if count > MAX_FIELDS {
             return Err(TOO_LARGE);
         }
-        summary.note(&rest[..name_len], trim(&rest[value_start..stop]))?;
+        summary.note(&rest[..name_len], trim_ows(&rest[value_start..stop]))?;
         pos += next;
     }
 }
@@ -365,14 +366,14 @@ impl<'a> Summary<'a> {
             // Empty list elements do not count (RFC 9110 §5.6.1).
             let last = value
                 .rsplit(|&b| b == b',')
-                .map(trim)
+                .map(trim_ows)
                 .find(|c| !c.is_empty());
             if let Some(last) = last {
                 self.chunked_last = last.eq_ignore_ascii_case(b"chunked");
             }
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in value.split(|&b| b == b',') {
-                let token = trim(token);
+                let token = trim_ows(token);
                 if token.eq_ignore_ascii_case(b"close") {
                     self.close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
@@ -490,17 +491,17 @@ fn absolute_form(target: &[u8]) -> bool {
 /// value; nothing is checked again.
 fn split_field(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let colon = memchr(b':', line)?;
-    Some((&line[..colon], trim(&line[colon + 1..])))
+    Some((&line[..colon], trim_ows(&line[colon + 1..])))
 }
 
 fn parse_content_length(value: &[u8]) -> Result<u64, ParseError> {
-    // 1*DIGIT and nothing else: no sign, no list, no hex; 18 digits cannot overflow.
-    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+    // One plain number: a sign, a list or a second number would let two parsers frame
+    // the body differently. Past 18 digits the length is refused as malformed, not as
+    // too large, whatever its value.
+    if value.len() > 18 {
         return Err(ParseError(Status::BadRequest));
     }
-    Ok(value
-        .iter()
-        .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')))
+    parse_decimal(value).ok_or(ParseError(Status::BadRequest))
 }
 
 /// `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2), or empty: the characters
@@ -530,22 +531,6 @@ fn valid_host(value: &[u8]) -> bool {
 /// and sub-delims (RFC 3986 §2.2-2.3), `%` of an escape, `:` of a port, `[` `]` of an
 /// IP literal.
 const HOST_CHAR: [bool; 256] = alphanumerics_and(b"-._~!$&'()*+,;=%:[]");
-
-/// A byte table: true for ASCII letters and digits and for the bytes of `extra`.
-const fn alphanumerics_and(extra: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u8).is_ascii_alphanumeric();
-        i += 1;
-    }
-    let mut j = 0;
-    while j < extra.len() {
-        t[extra[j] as usize] = true;
-        j += 1;
-    }
-    t
-}
 
 /// Where the first control byte other than HTAB is (CR and LF included). It runs over
 /// every field line of every request, so it looks at eight bytes at a time: a word with
@@ -609,23 +594,12 @@ fn skip_empty_lines(buf: &[u8]) -> usize {
 
 /// Could these bytes be the start of a request line? (A method token, then a space.)
 fn plausible_start(buf: &[u8]) -> bool {
-    let token_len = buf.iter().take_while(|&&b| is_tchar(b)).count();
+    let token_len = token_len(buf);
     token_len == buf.len() || (token_len > 0 && buf[token_len] == b' ')
 }
 
-fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
-}
-
-/// RFC 9110 §5.6.2 token characters, as a table: this runs for every byte of a name.
-const TCHAR: [bool; 256] = alphanumerics_and(b"!#$%&'*+-.^_`|~");
-
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    s.trim_ascii()
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {

@@ -455,7 +455,7 @@ pub fn closes_within(s: &mut TcpStream, within: Duration) -> bool {
     false
 }
 
-// ---- Supervisor helpers (issue 3) ----
+// ---- Supervisor helpers: start the master, signal it, read its log and pid files ----
 
 /// Sends `sig` to `pid`; panics if the process does not exist.
 pub fn send(pid: i32, sig: i32) {
