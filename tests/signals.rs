@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{RequestLoop, Server, alive, pattern, site, started_pid, try_get, wait_until};
+use common::{
+    RequestLoop, Server, alive, freeze, pattern, send, site, started_pid, try_get, wait_until,
+};
 
 fn kill(pid: i32, sig: i32) {
     // SAFETY: signalling a process this test started (or its worker).
@@ -256,4 +258,61 @@ fn a_worker_that_cannot_boot_stops_the_master_instead_of_fork_looping() {
     let boots = srv.log.count("started");
     assert!(boots <= 3, "respawned {boots} times: {:?}", srv.log.lines());
     assert!(srv.log.count("failed to boot") >= 1);
+}
+
+/// Sends `signals` to a frozen master so that it takes them in one batch, then lets it
+/// run; returns its exit code once it has logged its exit. Which of the signals pending
+/// together the kernel delivers first is its own choice: the outcome must not depend on
+/// it.
+fn one_batch(srv: &mut Server, signals: &[i32]) -> Option<i32> {
+    let master = srv.pid();
+    freeze(master);
+    for &sig in signals {
+        send(master, sig);
+    }
+    send(master, libc::SIGCONT);
+    let code = srv.wait_exit(Duration::from_secs(10));
+    srv.expect_line("master exiting", Duration::from_secs(5));
+    code
+}
+
+#[test]
+fn hup_and_term_in_one_batch_stop_without_forking_a_generation() {
+    let root = site();
+    let mut srv = Server::start(root.path(), &["-w", "2"]);
+    let workers = srv.worker_pids();
+    assert_eq!(one_batch(&mut srv, &[libc::SIGHUP, libc::SIGTERM]), Some(0));
+    assert!(srv.log.count("graceful stop") == 1, "{:?}", srv.log.lines());
+    assert_eq!(
+        srv.log.count(" started (generation"),
+        2,
+        "a worker was forked only to be stopped: {:?}",
+        srv.log.lines()
+    );
+    for pid in &workers {
+        assert_eq!(
+            srv.log.count(&format!("worker {pid} exited with status 0")),
+            1,
+            "{:?}",
+            srv.log.lines()
+        );
+    }
+    assert!(wait_until(Duration::from_secs(2), || workers
+        .iter()
+        .all(|p| !alive(*p))));
+}
+
+#[test]
+fn hup_and_ttin_around_a_fast_stop_in_one_batch_fork_nothing() {
+    let root = site();
+    let mut srv = Server::start(root.path(), &["-w", "1"]);
+    let signals = [libc::SIGTTIN, libc::SIGHUP, libc::SIGINT];
+    assert_eq!(one_batch(&mut srv, &signals), Some(0));
+    assert!(srv.log.count("fast stop") == 1, "{:?}", srv.log.lines());
+    assert_eq!(
+        srv.log.count(" started (generation"),
+        1,
+        "a worker was forked only to be stopped: {:?}",
+        srv.log.lines()
+    );
 }
