@@ -1,13 +1,17 @@
 //! The arbiter: binds, forks the workers, and supervises them from one loop.
 //!
-//! Signal handlers only queue the signal and so wake the loop (signals.rs). Each turn
-//! the loop, in order: reaps dead workers; acts on each queued signal by name, in
-//! arrival order (these change what the pool should be, and stop it); then, unless
-//! stopping, aborts workers that missed their heartbeat, kills those past a deadline,
-//! and forks or retires workers until the current generation has exactly N (so a
-//! reload or TTIN followed by a stop in the same batch forks nothing); while stopping,
-//! it waits for the workers to go; then it sleeps until the next signal or tick. The
-//! worker table and each worker's state are in workers.rs.
+//! Signal handlers only queue the signal, which wakes the loop (signals.rs). Each turn:
+//! 1. reap dead workers;
+//! 2. act on each queued signal by name, in arrival order, as often as it came: these
+//!    change what the pool should be (HUP, TTIN, TTOU, WINCH) or stop it;
+//! 3. unless stopping: abort workers that missed their heartbeat, kill those past a
+//!    deadline, then fork or retire workers until the current generation has exactly
+//!    N. Forking only here is what makes a reload or TTIN taken in the same batch as a
+//!    stop fork nothing;
+//! 4. while stopping: wait for the workers to go, killing them at the stop's deadline;
+//! 5. sleep until the next signal or tick.
+//!
+//! The worker table, and the one state each worker is in, are in workers.rs.
 
 pub mod daemon;
 pub mod listener;
