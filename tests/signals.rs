@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{RequestLoop, Server, alive, pattern, site, started_pid, try_get, wait_until};
+use common::{
+    RequestLoop, Server, alive, freeze, pattern, send, site, started_pid, try_get, wait_until,
+};
 
 fn kill(pid: i32, sig: i32) {
     // SAFETY: signalling a process this test started (or its worker).
@@ -256,4 +258,142 @@ fn a_worker_that_cannot_boot_stops_the_master_instead_of_fork_looping() {
     let boots = srv.log.count("started");
     assert!(boots <= 3, "respawned {boots} times: {:?}", srv.log.lines());
     assert!(srv.log.count("failed to boot") >= 1);
+}
+
+/// Sends `signals` to a frozen master so that it takes them in one batch, then lets it
+/// run; returns its exit code once it has logged its exit. Which of the signals pending
+/// together the kernel delivers first is its own choice: the outcome must not depend on
+/// it.
+fn one_batch(srv: &mut Server, signals: &[i32]) -> Option<i32> {
+    let master = srv.pid();
+    freeze(master);
+    for &sig in signals {
+        send(master, sig);
+    }
+    send(master, libc::SIGCONT);
+    let code = srv.wait_exit(Duration::from_secs(10));
+    srv.expect_line("master exiting", Duration::from_secs(5));
+    code
+}
+
+#[test]
+fn hup_and_term_in_one_batch_stop_without_forking_a_generation() {
+    let root = site();
+    let mut srv = Server::start(root.path(), &["-w", "2"]);
+    let workers = srv.worker_pids();
+    assert_eq!(one_batch(&mut srv, &[libc::SIGHUP, libc::SIGTERM]), Some(0));
+    assert!(srv.log.count("graceful stop") == 1, "{:?}", srv.log.lines());
+    assert_eq!(
+        srv.log.count(" started (generation"),
+        2,
+        "a worker was forked only to be stopped: {:?}",
+        srv.log.lines()
+    );
+    for pid in &workers {
+        assert_eq!(
+            srv.log.count(&format!("worker {pid} exited with status 0")),
+            1,
+            "{:?}",
+            srv.log.lines()
+        );
+    }
+    assert!(wait_until(Duration::from_secs(2), || workers
+        .iter()
+        .all(|p| !alive(*p))));
+}
+
+/// (TTIN and TTOU cannot be batched this way: SIGCONT discards pending stop signals.)
+#[test]
+fn hup_and_int_in_one_batch_stop_at_once_without_forking() {
+    let root = site();
+    let mut srv = Server::start(root.path(), &["-w", "1"]);
+    assert_eq!(one_batch(&mut srv, &[libc::SIGHUP, libc::SIGINT]), Some(0));
+    assert!(srv.log.count("fast stop") == 1, "{:?}", srv.log.lines());
+    assert_eq!(
+        srv.log.count(" started (generation"),
+        1,
+        "a worker was forked only to be stopped: {:?}",
+        srv.log.lines()
+    );
+}
+
+/// A frozen master runs the handlers of signals pending together highest number first,
+/// so HUP always comes last there. To queue HUP before TERM in one batch, the master is
+/// held inside a reload instead: its config file becomes a FIFO, which it reads only
+/// when this test writes it.
+#[test]
+fn hup_then_term_in_one_batch_reloads_but_forks_nothing() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let root = site();
+    let file = root.path().join("preforkd.toml");
+    std::fs::write(&file, "workers = 2\n").unwrap();
+    let cmd = common::command(root.path(), "127.0.0.1:0", &["-c", file.to_str().unwrap()]);
+    let mut srv = Server::start_cmd(cmd, root.path(), 2);
+    let master = srv.pid();
+    std::fs::remove_file(&file).unwrap();
+    let path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let master_reads_the_file = || {
+        std::fs::read_dir(format!("/proc/{master}/fd"))
+            .unwrap()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == file))
+    };
+    // Opening a FIFO to write without blocking fails until a reader has it open.
+    let when_read = || {
+        let mut writer = None;
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                writer = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&file)
+                    .ok();
+                writer.is_some()
+            }),
+            "the master did not read its config file: {:?}",
+            srv.log.lines()
+        );
+        writer.unwrap()
+    };
+
+    send(master, libc::SIGHUP);
+    let mut first = when_read();
+    // (The writer's open succeeds while the master is still inside its own.)
+    assert!(wait_until(Duration::from_secs(10), master_reads_the_file));
+    // The master is inside the first reload, reading the file: both signals queue.
+    // Delivered is not enough: a TERM arriving while the HUP handler runs would preempt
+    // it and be queued first. Asleep again in the read, the master has run the handler.
+    common::send_delivered(master, libc::SIGHUP);
+    assert!(wait_until(Duration::from_secs(10), || asleep(master)));
+    common::send_delivered(master, libc::SIGTERM);
+    first.write_all(b"workers = 2\n").unwrap();
+    drop(first);
+    assert!(wait_until(Duration::from_secs(10), || {
+        !master_reads_the_file()
+    }));
+    // The first reload completes and its generation starts; the next turn takes the
+    // queued HUP (a second reload, reading the file again), then TERM.
+    when_read().write_all(b"workers = 2\n").unwrap();
+    assert_eq!(srv.wait_exit(Duration::from_secs(10)), Some(0));
+    srv.expect_line("master exiting", Duration::from_secs(5));
+    let lines = srv.log.lines();
+    assert_eq!(srv.log.count("reloaded: generation 2"), 1, "{lines:?}");
+    assert_eq!(srv.log.count("graceful stop"), 1, "{lines:?}");
+    assert_eq!(srv.log.count("started (generation 1)"), 2, "{lines:?}");
+    assert_eq!(
+        srv.log.count("started (generation 2)"),
+        0,
+        "a generation was forked only to be stopped: {lines:?}"
+    );
+}
+
+/// Whether `pid` sleeps in a system call (state S): not running a signal handler.
+fn asleep(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('S'))
+    })
 }

@@ -6,7 +6,10 @@ mod common;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
-use common::{RequestLoop, Server, alive, command, send, site, started_pid, try_get, wait_until};
+use common::{
+    RequestLoop, Server, alive, command, send, send_delivered, site, started_pid, try_get,
+    wait_until,
+};
 
 #[test]
 fn ttin_and_ttou_scale_the_pool_without_a_failed_request() {
@@ -43,6 +46,33 @@ fn ttin_and_ttou_scale_the_pool_without_a_failed_request() {
     );
     lp.wait_more(30);
     lp.finish_without_failures("TTIN/TTOU", 90);
+}
+
+#[test]
+fn three_ttins_back_to_back_add_three_workers() {
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "2"]);
+    // As fast as the kernel keeps them apart: it holds one pending TTIN at a time, so
+    // each is sent once the previous has reached the master's handler.
+    for _ in 0..3 {
+        send_delivered(srv.pid(), libc::SIGTTIN);
+    }
+    srv.expect_line("SIGTTIN: 5 workers", Duration::from_secs(5));
+    for n in 3..=5 {
+        assert_eq!(
+            srv.log.count(&format!("SIGTTIN: {n} workers")),
+            1,
+            "{:?}",
+            srv.log.lines()
+        );
+    }
+    srv.wait_workers(5);
+    assert!(
+        wait_until(Duration::from_secs(5), || srv.worker_pids().len() == 5),
+        "{:?}",
+        srv.log.lines()
+    );
+    assert_eq!(srv.get("/page.html").status, 200);
 }
 
 #[test]

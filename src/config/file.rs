@@ -11,7 +11,7 @@ use std::path::Path;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::config::Args;
+use crate::config::{Args, Config};
 
 /// Flags that make no sense in the file.
 const NOT_IN_FILE: [&str; 3] = ["config", "help", "version"];
@@ -22,6 +22,48 @@ pub enum ArgsError {
     Clap(clap::Error),
     /// The config file: one line, naming the file, the line and the key.
     File(String),
+}
+
+/// Why the command line does not give a configuration to run with.
+#[derive(Debug)]
+pub enum Refusal {
+    /// --help or --version: clap's text to print, then exit successfully.
+    Help(clap::Error),
+    /// What is wrong, in one line naming the flag, or the file, line and key.
+    Invalid(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Help(e) => f.write_str(&first_line(&e.to_string())),
+            Refusal::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+/// The configuration that the command line `argv` (argv[0] first) and the config file
+/// it names give, validated: what start-up and a reload both run with.
+pub fn config(argv: &[OsString]) -> Result<Config, Refusal> {
+    let loaded = match load(argv) {
+        Ok(loaded) => loaded,
+        Err(ArgsError::Clap(e))
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            return Err(Refusal::Help(e));
+        }
+        Err(ArgsError::Clap(e)) => {
+            // clap's first line already names the flag; the rest is usage.
+            let first = first_line(&e.to_string());
+            let why = first.strip_prefix("error: ").unwrap_or(&first);
+            return Err(Refusal::Invalid(format!("{why} (see --help)")));
+        }
+        Err(ArgsError::File(message)) => return Err(Refusal::Invalid(message)),
+    };
+    Config::from_args(&loaded.args).map_err(|m| Refusal::Invalid(loaded.explain(m)))
 }
 
 /// The parsed arguments and, for settings taken from the file, where they came from.

@@ -1,36 +1,41 @@
 //! The arbiter: binds, forks the workers, and supervises them from one loop.
 //!
-//! Signal handlers only raise a flag and wake the loop through a pipe (signal-hook);
-//! the loop then, in order: reaps dead workers, acts on the signals by name, kills hung
-//! workers, tops the pool up to N of the current generation, and sleeps until the next
-//! signal or tick.
+//! Signal handlers only queue the signal, which wakes the loop (signals.rs). Each turn:
+//! 1. reap dead workers;
+//! 2. act on each queued signal by name, in arrival order, as often as it came: these
+//!    change what the pool should be (HUP, TTIN, TTOU, WINCH) or stop it;
+//! 3. unless stopping: abort workers that missed their heartbeat, kill those past a
+//!    deadline, then fork or retire workers until the current generation has exactly
+//!    N. Forking only here is what makes a reload or TTIN taken in the same batch as a
+//!    stop fork nothing;
+//! 4. while stopping: wait for the workers to go, killing them at the stop's deadline;
+//! 5. sleep until the next signal or tick.
+//!
+//! The worker table, and the one state each worker is in, are in workers.rs.
 
 pub mod daemon;
 pub mod listener;
+pub mod signals;
 pub mod systemd;
 pub mod upgrade;
+pub mod workers;
 
-use std::collections::HashMap;
-use std::io::Read;
 use std::net::TcpListener;
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::Pid;
 
 use self::daemon::{PidFile, Readiness};
 use self::listener::Origin;
+use self::signals::SignalQueue;
 use self::upgrade::Invocation;
+use self::workers::Workers;
 use crate::config::Config;
 use crate::config::file as config_file;
-use crate::heartbeat::{self, Board};
+use crate::heartbeat::Board;
 use crate::log;
 use crate::site::root::Root;
 use crate::worker;
@@ -38,28 +43,11 @@ use crate::worker;
 /// The longest the loop sleeps without a signal; bounds how late a deadline is noticed.
 const TICK: Duration = Duration::from_millis(500);
 
-/// After SIGABRT, how long a hung worker has to die before SIGKILL.
-const ABORT_GRACE: Duration = Duration::from_secs(2);
-
 /// A worker dying sooner than this after its start counts as a crash loop.
 const CRASH_WINDOW: Duration = Duration::from_secs(5);
 /// The first delay before respawning after repeated quick crashes, and the cap.
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// The signals the master acts on, in the order it handles them when several are pending.
-const SIGNALS: [Signal; 10] = [
-    Signal::SIGCHLD,
-    Signal::SIGHUP,
-    Signal::SIGTERM,
-    Signal::SIGQUIT,
-    Signal::SIGINT,
-    Signal::SIGTTIN,
-    Signal::SIGTTOU,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
 
 /// Starts the server; returns once it has stopped. `invocation` is how to re-read the
 /// configuration (HUP) and how to start a new master (USR2).
@@ -124,8 +112,8 @@ fn start(
         )?),
         None => None,
     };
-    let signals =
-        SignalQueue::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let signals = SignalQueue::install(&signals::HANDLED)
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let board = Board::new().map_err(|e| format!("cannot map the heartbeat board: {e}"))?;
     let addr = listener
         .local_addr()
@@ -149,7 +137,7 @@ fn start(
         signals,
         board,
         pid_file,
-        workers: HashMap::new(),
+        workers: Workers::default(),
         generation: 0,
         stop: None,
         boot_failed: false,
@@ -177,19 +165,6 @@ fn bind(config: &Config) -> Result<TcpListener, String> {
     listener::bind(config.bind, config.backlog).map_err(flag)
 }
 
-struct WorkerInfo {
-    generation: u64,
-    /// Set once the worker was asked to stop (reload, scale down, shutdown).
-    retiring: bool,
-    /// Its heartbeat slot on the board.
-    slot: usize,
-    started: Instant,
-    /// When it was sent SIGABRT for missing its heartbeat.
-    aborted: Option<Instant>,
-    /// When it was asked to stop (reload, TTOU, WINCH); SIGKILL after --graceful-timeout.
-    retired_at: Option<Instant>,
-}
-
 #[derive(Clone, Copy)]
 enum Stop {
     /// Wait for in-flight responses until the deadline, then kill.
@@ -209,7 +184,7 @@ struct Arbiter {
     board: Board,
     /// Dropped (and so removed) when the master returns from `run`.
     pid_file: Option<PidFile>,
-    workers: HashMap<Pid, WorkerInfo>,
+    workers: Workers,
     /// Bumped by every reload; workers of older generations are retired.
     generation: u64,
     stop: Option<Stop>,
@@ -234,7 +209,7 @@ impl Arbiter {
             self.stop_if_boot_failed();
             if self.stop.is_none() {
                 self.murder_hung_workers();
-                self.kill_overdue_retirees();
+                self.workers.kill_overdue();
                 self.manage_workers();
             } else if self.drained() {
                 break;
@@ -277,7 +252,7 @@ impl Arbiter {
                 },
                 self.workers.len()
             ));
-            self.signal_all(Signal::SIGKILL);
+            self.workers.kill_all();
             self.stop = Some(Stop::Fast {
                 deadline: Instant::now() + FAST_STOP_GRACE,
             });
@@ -285,6 +260,8 @@ impl Arbiter {
         false
     }
 
+    /// Acts on one queued signal. Once a stop is taken, the signals after it that would
+    /// start workers are ignored.
     fn handle(&mut self, signal: Signal) {
         let running = self.stop.is_none();
         match signal {
@@ -308,9 +285,9 @@ impl Arbiter {
         }
     }
 
-    /// HUP: re-reads the command line and the config file; if they are valid, starts a
-    /// new generation of workers with them and retires the old one gracefully. If not,
-    /// nothing changes.
+    /// HUP: re-reads the command line and the config file; if they are valid, makes a
+    /// new generation with them, which the end of the turn starts before it retires the
+    /// old one gracefully. If not, nothing changes.
     fn reload(&mut self) {
         log::info(format_args!("SIGHUP: reloading the configuration"));
         systemd::notify_reloading();
@@ -321,22 +298,12 @@ impl Arbiter {
             Ok(config) => {
                 self.config = config;
                 self.generation += 1;
-                self.manage_workers();
-                let old: Vec<Pid> = self
-                    .workers
-                    .iter()
-                    .filter(|(_, w)| w.generation != self.generation && !w.retiring)
-                    .map(|(pid, _)| *pid)
-                    .collect();
                 log::info(format_args!(
                     "reloaded: generation {}, {} workers, retiring {} old one(s)",
                     self.generation,
                     self.config.workers,
-                    old.len()
+                    self.workers.outdated(self.generation).len()
                 ));
-                for pid in old {
-                    self.retire(pid);
-                }
             }
         }
         systemd::notify("READY=1");
@@ -348,12 +315,7 @@ impl Arbiter {
         // Relative paths mean what they meant at start-up, even in a daemon now in /.
         let here = std::env::current_dir().ok();
         let _ = std::env::set_current_dir(&self.invocation.cwd);
-        let parsed = config_file::load(&self.invocation.argv);
-        let result = match parsed {
-            Err(config_file::ArgsError::Clap(e)) => Err(e.to_string().trim().to_string()),
-            Err(config_file::ArgsError::File(m)) => Err(m),
-            Ok(loaded) => Config::from_args(&loaded.args).map_err(|m| loaded.explain(m)),
-        };
+        let result = config_file::config(&self.invocation.argv).map_err(|r| r.to_string());
         if let Some(here) = here {
             let _ = std::env::set_current_dir(here);
         }
@@ -397,8 +359,8 @@ impl Arbiter {
     fn reopen_logs(&mut self) {
         log::info(format_args!("SIGUSR1: reopening log files"));
         log::reopen();
-        for pid in self.workers.keys() {
-            let _ = kill(*pid, Signal::SIGUSR1);
+        for pid in self.workers.pids() {
+            let _ = kill(pid, Signal::SIGUSR1);
         }
         log::info(format_args!("log files reopened"));
     }
@@ -449,10 +411,8 @@ impl Arbiter {
             "SIGWINCH: stopping all workers gracefully; HUP brings them back"
         ));
         self.winched = true;
-        let pids: Vec<Pid> = self.workers.keys().copied().collect();
-        for pid in pids {
-            self.retire(pid);
-        }
+        let deadline = Instant::now() + self.config.graceful_timeout;
+        self.workers.retire_all(deadline);
     }
 
     fn unwinch(&mut self) {
@@ -462,7 +422,6 @@ impl Arbiter {
         ));
         self.winched = false;
         self.generation += 1;
-        self.manage_workers();
     }
 
     fn restore_pid_file(&mut self) {
@@ -480,7 +439,7 @@ impl Arbiter {
         systemd::notify("STOPPING=1");
         if how == Signal::SIGINT {
             log::info(format_args!("fast stop"));
-            self.signal_all(Signal::SIGINT);
+            self.workers.stop_all(Signal::SIGINT);
             self.stop = Some(Stop::Fast {
                 deadline: Instant::now() + FAST_STOP_GRACE,
             });
@@ -489,80 +448,29 @@ impl Arbiter {
                 "graceful stop (timeout {:?})",
                 self.config.graceful_timeout
             ));
-            self.signal_all(Signal::SIGTERM);
+            self.workers.stop_all(Signal::SIGTERM);
             self.stop = Some(Stop::Graceful {
                 deadline: Instant::now() + self.config.graceful_timeout,
             });
         }
     }
 
-    /// Kills workers whose heartbeat is older than --timeout: SIGABRT first (a core
-    /// dump shows where it hung), SIGKILL if that does not end it. The replacement is
-    /// started at once, since the hung worker no longer counts.
+    /// Aborts workers whose heartbeat is older than --timeout: SIGABRT first (a core
+    /// dump shows where it hung), SIGKILL if that does not end it (kill_overdue). The
+    /// replacement is started at once, since the hung worker no longer counts.
     fn murder_hung_workers(&mut self) {
-        let Some(timeout) = self.config.process.timeout else {
-            return;
-        };
-        let now = Instant::now();
-        for (pid, w) in &mut self.workers {
-            match w.aborted {
-                None => {
-                    let silent = self.board.silence(w.slot);
-                    if silent > timeout {
-                        log::error(format_args!(
-                            "worker {pid} timed out: no heartbeat for {:.1}s (--timeout {}); \
-                             sending SIGABRT and starting a replacement",
-                            silent.as_secs_f64(),
-                            timeout.as_secs_f64()
-                        ));
-                        let _ = kill(*pid, Signal::SIGABRT);
-                        w.aborted = Some(now);
-                        w.retiring = true;
-                    }
-                }
-                Some(at) if now.duration_since(at) >= ABORT_GRACE => {
-                    log::error(format_args!(
-                        "worker {pid} still alive {}s after SIGABRT: sending SIGKILL",
-                        ABORT_GRACE.as_secs()
-                    ));
-                    let _ = kill(*pid, Signal::SIGKILL);
-                    // Not again: the next signal it could get is the same.
-                    w.aborted = Some(now + Duration::from_secs(3600));
-                }
-                Some(_) => {}
-            }
+        if let Some(timeout) = self.config.process.timeout {
+            self.workers.abort_hung(&self.board, timeout);
         }
     }
 
-    /// A retired worker (reload, TTOU, WINCH) gets the same grace as at shutdown,
-    /// --graceful-timeout, then SIGKILL.
-    fn kill_overdue_retirees(&mut self) {
-        let now = Instant::now();
-        for (pid, w) in &mut self.workers {
-            if let Some(at) = w.retired_at
-                && now.duration_since(at) > self.config.graceful_timeout
-            {
-                log::warn(format_args!(
-                    "retired worker {pid} still busy after --graceful-timeout: SIGKILL"
-                ));
-                let _ = kill(*pid, Signal::SIGKILL);
-                w.retired_at = None;
-            }
-        }
-    }
-
-    /// Brings the current generation to exactly N workers (none after WINCH, none while
-    /// backing off from a crash loop).
+    /// Brings the current generation to exactly N workers, then retires the older
+    /// generations (none after WINCH; nothing while backing off from a crash loop).
     fn manage_workers(&mut self) {
         if self.winched {
             return;
         }
-        let current: Vec<Pid> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.generation == self.generation && !w.retiring)
-            .map(|(pid, _)| *pid)
-            .collect();
+        let current = self.workers.serving(self.generation);
         if current.len() < self.config.workers {
             if let Some(at) = self.respawn_at {
                 if Instant::now() < at {
@@ -574,79 +482,32 @@ impl Arbiter {
                 self.spawn();
             }
         }
-        if current.len() > self.config.workers {
-            let surplus = current.len() - self.config.workers;
-            let mut current = current;
-            current.sort();
-            for pid in current.into_iter().take(surplus) {
-                self.retire(pid);
-            }
+        let surplus = current.len().saturating_sub(self.config.workers);
+        for pid in current.into_iter().take(surplus) {
+            self.retire(pid);
+        }
+        for pid in self.workers.outdated(self.generation) {
+            self.retire(pid);
         }
     }
 
     fn spawn(&mut self) {
-        let master = nix::unistd::getpid();
-        let Some(slot) = self.free_slot() else {
-            log::error(format_args!(
-                "no free heartbeat slot; not starting a worker"
-            ));
-            return;
-        };
-        let heartbeat = self.board.slot(slot);
-        // Blocked across the fork: the child keeps them pending until the worker has
-        // replaced the master's handlers (see worker::install_signal_handlers).
-        let mut previous = SigSet::empty();
-        let _ = sigprocmask(
-            SigmaskHow::SIG_SETMASK,
-            Some(&SigSet::all()),
-            Some(&mut previous),
-        );
-        // SAFETY: the master is single-threaded (signal-hook's flag and pipe handlers
-        // start no thread), so the child inherits a consistent address space.
-        let forked = unsafe { fork() };
-        if !matches!(forked, Ok(ForkResult::Child)) {
-            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
-        }
-        match forked {
-            Ok(ForkResult::Child) => {
-                let code = worker::run(&self.listener, &self.config, master, Some(heartbeat));
-                std::process::exit(code);
-            }
-            Ok(ForkResult::Parent { child }) => {
-                log::info(format_args!(
-                    "worker {child} started (generation {})",
-                    self.generation
-                ));
-                self.workers.insert(
-                    child,
-                    WorkerInfo {
-                        generation: self.generation,
-                        retiring: false,
-                        slot,
-                        started: Instant::now(),
-                        aborted: None,
-                        retired_at: None,
-                    },
-                );
-            }
-            Err(e) => log::error(format_args!("fork failed: {e}")),
+        match self
+            .workers
+            .spawn(self.generation, &self.listener, &self.config, &self.board)
+        {
+            Ok(pid) => log::info(format_args!(
+                "worker {pid} started (generation {})",
+                self.generation
+            )),
+            Err(message) => log::error(format_args!("{message}")),
         }
     }
 
-    fn free_slot(&self) -> Option<usize> {
-        let mut used = vec![false; heartbeat::SLOTS];
-        for w in self.workers.values() {
-            used[w.slot] = true;
-        }
-        used.iter().position(|u| !u)
-    }
-
+    /// SIGTERM now, SIGKILL after --graceful-timeout: the grace a stop gives too.
     fn retire(&mut self, pid: Pid) {
-        if let Some(w) = self.workers.get_mut(&pid) {
-            w.retiring = true;
-            w.retired_at = Some(Instant::now());
-            let _ = kill(pid, Signal::SIGTERM);
-        }
+        let deadline = Instant::now() + self.config.graceful_timeout;
+        self.workers.retire(pid, deadline);
     }
 
     /// Collects every child that has exited (workers and a new master) and logs how it
@@ -667,7 +528,7 @@ impl Arbiter {
                 self.new_master_exited(pid, &how);
                 continue;
             }
-            let Some(w) = self.workers.remove(&pid) else {
+            let Some(w) = self.workers.remove(pid) else {
                 continue;
             };
             match code {
@@ -676,7 +537,7 @@ impl Arbiter {
                     self.boot_failed = true;
                 }
                 Some(0) => log::info(format_args!("worker {pid} {how}")),
-                _ if w.retiring => log::info(format_args!("worker {pid} {how}")),
+                _ if w.was_told_to_exit() => log::info(format_args!("worker {pid} {how}")),
                 _ => {
                     log::warn(format_args!("worker {pid} {how}"));
                     self.crashed(w.started.elapsed());
@@ -728,56 +589,6 @@ impl Arbiter {
                 .saturating_duration_since(Instant::now())
                 .clamp(Duration::from_millis(1), TICK),
             None => TICK,
-        }
-    }
-
-    fn signal_all(&mut self, signal: Signal) {
-        for (pid, w) in &mut self.workers {
-            w.retiring = true;
-            let _ = kill(*pid, signal);
-        }
-    }
-}
-
-/// Signals recorded by their handlers, waited for through a self-pipe.
-struct SignalQueue {
-    wake: UnixStream,
-    pending: Vec<(Signal, Arc<AtomicBool>)>,
-}
-
-impl SignalQueue {
-    fn install() -> std::io::Result<SignalQueue> {
-        let (wake, notify) = UnixStream::pair()?;
-        wake.set_nonblocking(true)?;
-        notify.set_nonblocking(true)?;
-        let mut pending = Vec::new();
-        for signal in SIGNALS {
-            let flag = Arc::new(AtomicBool::new(false));
-            signal_hook::flag::register(signal as i32, Arc::clone(&flag))?;
-            signal_hook::low_level::pipe::register(signal as i32, notify.try_clone()?)?;
-            pending.push((signal, flag));
-        }
-        Ok(SignalQueue { wake, pending })
-    }
-
-    /// The signals raised since the last call.
-    fn take(&self) -> Vec<Signal> {
-        self.pending
-            .iter()
-            .filter(|(_, flag)| flag.swap(false, Ordering::Relaxed))
-            .map(|(signal, _)| *signal)
-            .collect()
-    }
-
-    /// Sleeps until a signal arrives or `timeout` passes.
-    fn wait(&mut self, timeout: Duration) {
-        let mut fds = [PollFd::new(self.wake.as_fd(), PollFlags::POLLIN)];
-        let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-        if let Ok(n) = poll(&mut fds, ms)
-            && n > 0
-        {
-            let mut sink = [0u8; 64];
-            while matches!(self.wake.read(&mut sink), Ok(n) if n > 0) {}
         }
     }
 }

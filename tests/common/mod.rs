@@ -637,3 +637,46 @@ pub fn wait_file(path: &Path, timeout: Duration, f: impl Fn(&str) -> bool) -> Op
     });
     found
 }
+
+// ---- Signal delivery helpers ----
+
+/// Whether `sig` is pending for `pid` (sent, not yet delivered to a handler), from the
+/// process's and its threads' pending masks in /proc.
+pub fn signal_pending(pid: i32, sig: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let bit = 1u64 << (sig - 1);
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("ShdPnd:")
+                .or_else(|| l.strip_prefix("SigPnd:"))
+        })
+        .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .any(|mask| mask & bit != 0)
+}
+
+/// Sends `sig` to `pid` and waits until it has been delivered, so the next one of the
+/// same kind is not merged with it by the kernel (which keeps one pending instance).
+pub fn send_delivered(pid: i32, sig: i32) {
+    send(pid, sig);
+    assert!(
+        wait_until(Duration::from_secs(5), || !signal_pending(pid, sig)),
+        "signal {sig} still pending for {pid}"
+    );
+}
+
+/// Stops `pid` with SIGSTOP and waits until the kernel shows it stopped: signals sent
+/// then stay pending together, and none is acted on before SIGCONT.
+pub fn freeze(pid: i32) {
+    send(pid, libc::SIGSTOP);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|s| s.trim_start().starts_with('T'))
+            })
+        }),
+        "{pid} did not stop"
+    );
+}

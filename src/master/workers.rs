@@ -1,0 +1,233 @@
+//! The worker table: every live worker, what the master last told it, and so what the
+//! master may still have to do to it; and forking a new one.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::unistd::{ForkResult, Pid, fork};
+
+use crate::config::Config;
+use crate::heartbeat::{self, Board};
+use crate::log;
+use crate::worker;
+
+/// After SIGABRT, how long a hung worker has to die before SIGKILL.
+pub const ABORT_GRACE: Duration = Duration::from_secs(2);
+
+/// Where a worker is on its way from fork to reaping. Every signal the master sends a
+/// worker moves it to another state, so no signal is sent twice and a deadline belongs
+/// to the state that set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Counts toward its generation's pool; its heartbeat is watched.
+    Serving,
+    /// Sent SIGTERM (reload, TTOU, WINCH): finishes what it serves; SIGKILL at
+    /// `deadline` (--graceful-timeout). Its heartbeat is still watched.
+    Retiring { deadline: Instant },
+    /// Missed its heartbeat and was sent SIGABRT, which dumps core where it hung;
+    /// SIGKILL at `deadline` if that did not end it.
+    Aborted { deadline: Instant },
+    /// Sent the master's own stop (TERM or INT); the stop's deadline applies to all.
+    Stopping,
+    /// Sent SIGKILL: nothing is left to send; only reaping.
+    Killed,
+}
+
+pub struct Worker {
+    pub generation: u64,
+    /// Its heartbeat slot on the board.
+    pub slot: usize,
+    pub started: Instant,
+    pub state: WorkerState,
+}
+
+impl Worker {
+    /// An exit the master asked for, not a crash to replace and back off from.
+    pub fn was_told_to_exit(&self) -> bool {
+        self.state != WorkerState::Serving
+    }
+}
+
+#[derive(Default)]
+pub struct Workers {
+    table: HashMap<Pid, Worker>,
+}
+
+impl Workers {
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn pids(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.table.keys().copied()
+    }
+
+    /// Forks a worker of `generation` on a free heartbeat slot; in the child, runs it
+    /// and exits.
+    pub fn spawn(
+        &mut self,
+        generation: u64,
+        listener: &TcpListener,
+        config: &Config,
+        board: &Board,
+    ) -> Result<Pid, String> {
+        let master = nix::unistd::getpid();
+        let slot = self
+            .free_slot()
+            .ok_or("no free heartbeat slot; not starting a worker")?;
+        let heartbeat = board.slot(slot);
+        // Blocked across the fork: the child keeps them pending until the worker has
+        // replaced the master's handlers (see worker::install_signal_handlers).
+        let mut previous = SigSet::empty();
+        let _ = sigprocmask(
+            SigmaskHow::SIG_SETMASK,
+            Some(&SigSet::all()),
+            Some(&mut previous),
+        );
+        // SAFETY: the master is single-threaded (signal-hook's low-level handlers start
+        // no thread), so the child inherits a consistent address space.
+        let forked = unsafe { fork() };
+        if !matches!(forked, Ok(ForkResult::Child)) {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
+        }
+        match forked {
+            Ok(ForkResult::Child) => {
+                let code = worker::run(listener, config, master, Some(heartbeat));
+                std::process::exit(code);
+            }
+            Ok(ForkResult::Parent { child }) => {
+                self.table.insert(
+                    child,
+                    Worker {
+                        generation,
+                        slot,
+                        started: Instant::now(),
+                        state: WorkerState::Serving,
+                    },
+                );
+                Ok(child)
+            }
+            Err(e) => Err(format!("fork failed: {e}")),
+        }
+    }
+
+    fn free_slot(&self) -> Option<usize> {
+        let mut used = vec![false; heartbeat::SLOTS];
+        for w in self.table.values() {
+            used[w.slot] = true;
+        }
+        used.iter().position(|u| !u)
+    }
+
+    /// Forgets a reaped worker; None if it was not one of ours.
+    pub fn remove(&mut self, pid: Pid) -> Option<Worker> {
+        self.table.remove(&pid)
+    }
+
+    /// The serving workers of `generation` (the pool), lowest pid first.
+    pub fn serving(&self, generation: u64) -> Vec<Pid> {
+        self.serving_where(|g| g == generation)
+    }
+
+    /// The serving workers of every other generation: those a reload replaces.
+    pub fn outdated(&self, generation: u64) -> Vec<Pid> {
+        self.serving_where(|g| g != generation)
+    }
+
+    fn serving_where(&self, generation: impl Fn(u64) -> bool) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = self
+            .table
+            .iter()
+            .filter(|(_, w)| w.state == WorkerState::Serving && generation(w.generation))
+            .map(|(pid, _)| *pid)
+            .collect();
+        pids.sort();
+        pids
+    }
+
+    /// Serving -> Retiring: SIGTERM, SIGKILL at `deadline`. A worker already leaving
+    /// keeps the way out it has.
+    pub fn retire(&mut self, pid: Pid, deadline: Instant) {
+        if let Some(w) = self.table.get_mut(&pid)
+            && w.state == WorkerState::Serving
+        {
+            let _ = kill(pid, Signal::SIGTERM);
+            w.state = WorkerState::Retiring { deadline };
+        }
+    }
+
+    /// Every serving worker -> Retiring.
+    pub fn retire_all(&mut self, deadline: Instant) {
+        let pids: Vec<Pid> = self.pids().collect();
+        for pid in pids {
+            self.retire(pid, deadline);
+        }
+    }
+
+    /// Any -> Stopping: the master's stop signal to every worker not already killed.
+    pub fn stop_all(&mut self, signal: Signal) {
+        for (pid, w) in &mut self.table {
+            if w.state != WorkerState::Killed {
+                let _ = kill(*pid, signal);
+                w.state = WorkerState::Stopping;
+            }
+        }
+    }
+
+    /// Any -> Killed: SIGKILL to every worker still there.
+    pub fn kill_all(&mut self) {
+        for (pid, w) in &mut self.table {
+            let _ = kill(*pid, Signal::SIGKILL);
+            w.state = WorkerState::Killed;
+        }
+    }
+
+    /// Serving or Retiring -> Aborted, for a worker whose heartbeat is older than
+    /// `timeout`.
+    pub fn abort_hung(&mut self, board: &Board, timeout: Duration) {
+        let now = Instant::now();
+        for (pid, w) in &mut self.table {
+            if !matches!(w.state, WorkerState::Serving | WorkerState::Retiring { .. }) {
+                continue;
+            }
+            let silent = board.silence(w.slot);
+            if silent > timeout {
+                log::error(format_args!(
+                    "worker {pid} timed out: no heartbeat for {:.1}s (--timeout {}); \
+                     sending SIGABRT and starting a replacement",
+                    silent.as_secs_f64(),
+                    timeout.as_secs_f64()
+                ));
+                let _ = kill(*pid, Signal::SIGABRT);
+                w.state = WorkerState::Aborted {
+                    deadline: now + ABORT_GRACE,
+                };
+            }
+        }
+    }
+
+    /// Retiring or Aborted -> Killed, for a worker past the deadline of that state.
+    pub fn kill_overdue(&mut self) {
+        let now = Instant::now();
+        for (pid, w) in &mut self.table {
+            match w.state {
+                WorkerState::Retiring { deadline } if now >= deadline => log::warn(format_args!(
+                    "retired worker {pid} still busy after --graceful-timeout: SIGKILL"
+                )),
+                WorkerState::Aborted { deadline } if now >= deadline => log::error(format_args!(
+                    "worker {pid} still alive {}s after SIGABRT: sending SIGKILL",
+                    ABORT_GRACE.as_secs()
+                )),
+                _ => continue,
+            }
+            let _ = kill(*pid, Signal::SIGKILL);
+            w.state = WorkerState::Killed;
+        }
+    }
+}
