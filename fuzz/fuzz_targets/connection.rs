@@ -32,6 +32,7 @@ use preforkd::site::handler::Site;
 use preforkd::http::request::{MAX_HEAD, Method, Parsed, parse};
 use preforkd::config::Timeouts;
 use preforkd::worker::conn::{Conn, Context, MAX_BUFFERED, Want};
+use preforkd::worker::transport::Transport;
 
 /// Content of the file beside the root; must never reach a client.
 const MARKER: &[u8] = b"OUTSIDE-ROOT-SECRET-7d1f";
@@ -467,7 +468,7 @@ fn one_input(fx: &mut Fixture, autoindex: bool, chunks: &[Vec<u8>]) {
     client.set_nodelay(true).unwrap();
     // As a worker's accept4(SOCK_NONBLOCK) leaves it.
     server.set_nonblocking(true).unwrap();
-    let conn = Conn::new(server, peer, ctx, Instant::now());
+    let conn = Conn::new(Transport::Plain(server), peer, ctx, Instant::now());
     let mut run = Run {
         conn,
         ctx,
@@ -531,7 +532,7 @@ fn one_input(fx: &mut Fixture, autoindex: bool, chunks: &[Vec<u8>]) {
     } = run;
     if timed_out {
         // What a worker does when the deadline passes.
-        conn.time_out(ctx);
+        conn.time_out(ctx, Instant::now());
         check_buffered(&conn, "after time_out");
     }
     read_available(&mut client, &mut out);

@@ -23,18 +23,41 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use super::accept::accept;
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
+use super::transport::Transport;
 
 /// The token of the listening socket; connections use their slot index.
 const LISTENER: u64 = u64::MAX;
+const LISTEN_EVENT: EpollEvent = EpollEvent::new(EpollFlags::EPOLLIN, LISTENER);
+/// Both directions, edge-triggered, once for the connection's life: a transport may
+/// wait for either (TLS), and re-arming would cost an epoll_ctl per turn.
+const CONN_INTEREST: EpollFlags = EpollFlags::EPOLLIN
+    .union(EpollFlags::EPOLLOUT)
+    .union(EpollFlags::EPOLLRDHUP)
+    .union(EpollFlags::EPOLLET);
+/// The peer closed or reset its side.
+const HANGUP: EpollFlags = EpollFlags::EPOLLRDHUP
+    .union(EpollFlags::EPOLLHUP)
+    .union(EpollFlags::EPOLLERR);
 /// How often deadlines are checked; a timeout fires at most this late.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// How long a wait lasts with no connection open, before the stop flag is looked at.
+const IDLE_WAIT_MS: u16 = 1000;
 /// Connections accepted per wake-up. One, as nginx does by default: a burst of new
 /// clients is then spread over the workers instead of landing on whichever woke first.
 const ACCEPT_BATCH: usize = 1;
 /// Events taken from the kernel per wait.
 const EVENTS: usize = 256;
 
+/// Serves until told to stop and every connection has finished.
+pub fn serve(listener: &TcpListener, ctx: Context, life: &Lifecycle, max_connections: usize) {
+    match EventLoop::new(listener, ctx, life, max_connections) {
+        Ok(mut event_loop) => event_loop.run(),
+        Err((call, e)) => crate::log::error(format_args!("{call}: {e}")),
+    }
+}
+
 /// The open connections, by slot; a freed slot is reused.
+#[derive(Default)]
 struct Slab {
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
@@ -56,201 +79,241 @@ impl Slab {
         }
     }
 
+    fn get_mut(&mut self, i: usize) -> Option<&mut Conn> {
+        self.conns.get_mut(i)?.as_mut()
+    }
+
     fn remove(&mut self, i: usize) -> Option<Conn> {
         let conn = self.conns.get_mut(i)?.take()?;
         self.free.push(i);
         self.len -= 1;
         Some(conn)
     }
+
+    /// One past the highest slot ever used: sweeps visit `0..slots()`.
+    fn slots(&self) -> usize {
+        self.conns.len()
+    }
 }
 
-pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle, max_connections: usize) {
-    let epoll = match Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC) {
-        Ok(e) => e,
-        Err(e) => {
-            crate::log::error(format_args!("epoll_create: {e}"));
-            return;
-        }
-    };
-    let listen_event = EpollEvent::new(EpollFlags::EPOLLIN, LISTENER);
-    if let Err(e) = epoll.add(listener.as_fd(), listen_event) {
-        crate::log::error(format_args!("epoll_ctl(listener): {e}"));
-        return;
-    }
-    let mut listening = true;
-    let mut slab = Slab {
-        conns: Vec::new(),
-        free: Vec::new(),
-        len: 0,
-    };
-    let mut events = vec![EpollEvent::empty(); EVENTS];
-    let mut last_sweep = Instant::now();
-    // Connections that used up their turn's send budget (`Want::Again`) and are driven
-    // again next turn; two lists swapped each turn, so no allocation per turn.
-    let mut again: Vec<usize> = Vec::new();
-    let mut pending: Vec<usize> = Vec::new();
+/// One worker's loop and everything it owns between turns.
+struct EventLoop<'a> {
+    epoll: Epoll,
+    listener: &'a TcpListener,
+    /// Whether the listener is in the epoll set: it leaves while the worker is full or
+    /// stopping, so the backlog waits for a worker with room.
+    listening: bool,
+    slab: Slab,
+    ctx: Context,
+    life: &'a Lifecycle,
+    max_connections: usize,
+    events: Vec<EpollEvent>,
+    /// Connections that used up their turn's send budget (`Want::Again`), driven again
+    /// next turn; two lists swapped each turn, so no allocation per turn.
+    again: Vec<usize>,
+    pending: Vec<usize>,
+    last_sweep: Instant,
+}
 
-    loop {
-        let timeout = if !again.is_empty() {
+impl<'a> EventLoop<'a> {
+    fn new(
+        listener: &'a TcpListener,
+        ctx: Context,
+        life: &'a Lifecycle,
+        max_connections: usize,
+    ) -> Result<EventLoop<'a>, (&'static str, Errno)> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| ("epoll_create", e))?;
+        epoll
+            .add(listener.as_fd(), LISTEN_EVENT)
+            .map_err(|e| ("epoll_ctl(listener)", e))?;
+        Ok(EventLoop {
+            epoll,
+            listener,
+            listening: true,
+            slab: Slab::default(),
+            ctx,
+            life,
+            max_connections,
+            events: vec![EpollEvent::empty(); EVENTS],
+            again: Vec::new(),
+            pending: Vec::new(),
+            last_sweep: Instant::now(),
+        })
+    }
+
+    fn run(&mut self) {
+        loop {
+            let timeout = self.timeout();
+            let n = match self.epoll.wait(&mut self.events, timeout) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => 0,
+                Err(e) => {
+                    crate::log::error(format_args!("epoll_wait: {e}"));
+                    return;
+                }
+            };
+            let now = Instant::now();
+            std::mem::swap(&mut self.again, &mut self.pending);
+            // Taken out for the turn (no copy, no allocation) so dispatch may borrow self.
+            let events = std::mem::take(&mut self.events);
+            for event in &events[..n] {
+                self.dispatch(*event, now);
+            }
+            self.events = events;
+            self.drive_again(now);
+            self.life.tick(self.ctx.served);
+            self.update_listening();
+
+            let stop_now = !self.ctx.stopping && self.life.stop_flagged();
+            if stop_now || now.duration_since(self.last_sweep) >= SWEEP_EVERY {
+                self.last_sweep = now;
+                if !self.ctx.stopping && self.life.should_stop() {
+                    self.begin_stop(now);
+                }
+                self.sweep_deadlines(now);
+                if self.ctx.stopping && self.slab.len == 0 {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// How long the next wait may last: not at all while a connection waits for its next
+    /// turn (no event will come for it), long when there is nothing to time out.
+    fn timeout(&self) -> EpollTimeout {
+        let ms = if !self.again.is_empty() {
             0
-        } else if slab.len == 0 {
-            1000u16
+        } else if self.slab.len == 0 {
+            IDLE_WAIT_MS
         } else {
             SWEEP_EVERY.as_millis() as u16
         };
-        let n = match epoll.wait(&mut events, EpollTimeout::from(timeout)) {
-            Ok(n) => n,
-            Err(Errno::EINTR) => 0,
-            Err(e) => {
-                crate::log::error(format_args!("epoll_wait: {e}"));
-                break;
-            }
-        };
-        let now = Instant::now();
-        std::mem::swap(&mut again, &mut pending);
-        for event in &events[..n] {
-            match event.data() {
-                LISTENER => accept_some(
-                    listener,
-                    &epoll,
-                    &mut slab,
-                    &mut ctx,
-                    now,
-                    max_connections,
-                    &mut again,
-                ),
-                token => {
-                    let i = token as usize;
-                    let want = match slab.conns.get_mut(i) {
-                        Some(Some(conn)) => {
-                            let hangup = EpollFlags::EPOLLRDHUP
-                                | EpollFlags::EPOLLHUP
-                                | EpollFlags::EPOLLERR;
-                            if event.events().intersects(hangup) {
-                                conn.note_hangup();
-                            }
-                            conn.drive(&mut ctx, now)
-                        }
-                        _ => continue,
-                    };
-                    settle(&mut slab, &mut again, i, want);
-                }
-            }
+        EpollTimeout::from(ms)
+    }
+
+    fn dispatch(&mut self, event: EpollEvent, now: Instant) {
+        match event.data() {
+            LISTENER => self.accept_some(now),
+            token => self.ready(token as usize, event.events(), now),
         }
+    }
+
+    /// Connection `i`'s socket became ready (or hung up): let it do what it can.
+    fn ready(&mut self, i: usize, flags: EpollFlags, now: Instant) {
+        let Some(conn) = self.slab.get_mut(i) else {
+            return;
+        };
+        if flags.intersects(HANGUP) {
+            conn.note_hangup();
+        }
+        let want = conn.drive(&mut self.ctx, now);
+        self.settle(i, want);
+    }
+
+    /// Drives the connections that spent their budget last turn.
+    fn drive_again(&mut self, now: Instant) {
+        let mut pending = std::mem::take(&mut self.pending);
         for i in pending.drain(..) {
             // A slot freed and refilled meanwhile just gets a harmless extra drive.
-            if let Some(Some(conn)) = slab.conns.get_mut(i) {
-                let want = conn.drive(&mut ctx, now);
-                settle(&mut slab, &mut again, i, want);
+            if let Some(conn) = self.slab.get_mut(i) {
+                let want = conn.drive(&mut self.ctx, now);
+                self.settle(i, want);
             }
         }
-        life.tick(ctx.served);
+        // Handed back empty, keeping its capacity.
+        self.pending = pending;
+    }
 
-        // Stop accepting while full, so the backlog waits for a worker with room.
-        let full = slab.len >= max_connections;
-        if listening && (full || ctx.stopping) {
-            let _ = epoll.delete(listener.as_fd());
-            listening = false;
-        } else if !listening && !full && !ctx.stopping {
-            listening = epoll.add(listener.as_fd(), listen_event).is_ok();
-        }
-
-        let stop_now = !ctx.stopping && life.stop_flagged();
-        if stop_now || now.duration_since(last_sweep) >= SWEEP_EVERY {
-            last_sweep = now;
-            if !ctx.stopping && life.should_stop() {
-                ctx.stopping = true;
-                // Idle connections close now; busy ones after their response.
-                for i in 0..slab.conns.len() {
-                    if let Some(Some(conn)) = slab.conns.get_mut(i)
-                        && conn.is_idle()
-                        && conn.drive(&mut ctx, now) == Want::Close
-                    {
-                        close(&mut slab, i);
-                    }
-                }
+    fn accept_some(&mut self, now: Instant) {
+        for _ in 0..ACCEPT_BATCH {
+            if self.slab.len >= self.max_connections || self.ctx.stopping {
+                return;
             }
-            sweep_deadlines(&mut slab, &mut ctx, now);
-            if ctx.stopping && slab.len == 0 {
-                break;
+            let (stream, peer) = match accept(self.listener) {
+                Ok(s) => s,
+                // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
+                Err(_) => return,
+            };
+            let mut conn = Conn::new(Transport::Plain(stream), peer, &self.ctx, now);
+            // The request usually arrives with the connection: answer it now. A client
+            // that closes after one response (HTTP/1.0, `ab`) then never costs an
+            // epoll_ctl or another wait.
+            let want = conn.drive(&mut self.ctx, now);
+            if want == Want::Close {
+                conn.close();
+                continue;
             }
+            let i = self.slab.insert(conn);
+            if want == Want::Again {
+                self.again.push(i);
+            }
+            self.register(i);
         }
     }
-}
 
-fn accept_some(
-    listener: &TcpListener,
-    epoll: &Epoll,
-    slab: &mut Slab,
-    ctx: &mut Context,
-    now: Instant,
-    max_connections: usize,
-    again: &mut Vec<usize>,
-) {
-    for _ in 0..ACCEPT_BATCH {
-        if slab.len >= max_connections || ctx.stopping {
+    /// Adds connection `i` to the epoll set, or drops it if that fails. Registering
+    /// reports the socket's current readiness too, so nothing that happened since the
+    /// connection was last driven is missed.
+    fn register(&mut self, i: usize) {
+        let Some(conn) = self.slab.get_mut(i) else {
             return;
-        }
-        let (stream, peer) = match accept(listener) {
-            Ok(s) => s,
-            // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
-            Err(_) => return,
         };
-        let mut conn = Conn::new(stream, peer, ctx, now);
-        // The request usually arrives with the connection: answer it now. A client
-        // that closes after one response (HTTP/1.0, `ab`) then never costs an
-        // epoll_ctl or another wait.
-        let want = conn.drive(ctx, now);
-        if want == Want::Close {
+        let event = EpollEvent::new(CONN_INTEREST, i as u64);
+        if self.epoll.add(conn.as_fd(), event).is_err() {
+            self.slab.remove(i);
+        }
+    }
+
+    /// Acts on what driving connection `i` left it wanting; Read and Write wait for epoll.
+    fn settle(&mut self, i: usize, want: Want) {
+        match want {
+            Want::Close => self.close(i),
+            Want::Again => self.again.push(i),
+            Want::Read | Want::Write => {}
+        }
+    }
+
+    /// Takes the listener out of the epoll set while full or stopping, back when not.
+    fn update_listening(&mut self) {
+        let open = self.slab.len < self.max_connections && !self.ctx.stopping;
+        if self.listening && !open {
+            let _ = self.epoll.delete(self.listener.as_fd());
+            self.listening = false;
+        } else if !self.listening && open {
+            self.listening = self.epoll.add(self.listener.as_fd(), LISTEN_EVENT).is_ok();
+        }
+    }
+
+    /// Takes no new requests from now on: idle connections close now, busy ones after
+    /// their response.
+    fn begin_stop(&mut self, now: Instant) {
+        self.ctx.stopping = true;
+        for i in 0..self.slab.slots() {
+            if let Some(conn) = self.slab.get_mut(i)
+                && conn.is_idle()
+                && conn.drive(&mut self.ctx, now) == Want::Close
+            {
+                self.close(i);
+            }
+        }
+    }
+
+    fn sweep_deadlines(&mut self, now: Instant) {
+        for i in 0..self.slab.slots() {
+            if let Some(conn) = self.slab.get_mut(i)
+                && now >= conn.deadline()
+            {
+                conn.time_out(&mut self.ctx, now);
+                self.close(i);
+            }
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        // Closing the socket also takes it out of the epoll set: no epoll_ctl needed.
+        if let Some(conn) = self.slab.remove(i) {
             conn.close();
-            continue;
         }
-        let i = slab.insert(conn);
-        if want == Want::Again {
-            again.push(i);
-        }
-        let Some(Some(conn)) = slab.conns.get(i) else {
-            continue;
-        };
-        // Registering reports the socket's current readiness too, so nothing that
-        // happened since the read above is missed.
-        let interest = EpollFlags::EPOLLIN
-            | EpollFlags::EPOLLOUT
-            | EpollFlags::EPOLLRDHUP
-            | EpollFlags::EPOLLET;
-        if epoll
-            .add(conn.stream.as_fd(), EpollEvent::new(interest, i as u64))
-            .is_err()
-        {
-            slab.remove(i);
-        }
-    }
-}
-
-/// Acts on what driving connection `i` left it wanting; Read and Write wait for epoll.
-fn settle(slab: &mut Slab, again: &mut Vec<usize>, i: usize, want: Want) {
-    match want {
-        Want::Close => close(slab, i),
-        Want::Again => again.push(i),
-        Want::Read | Want::Write => {}
-    }
-}
-
-fn sweep_deadlines(slab: &mut Slab, ctx: &mut Context, now: Instant) {
-    for i in 0..slab.conns.len() {
-        if let Some(Some(conn)) = slab.conns.get_mut(i)
-            && now >= conn.deadline()
-        {
-            conn.time_out(ctx);
-            close(slab, i);
-        }
-    }
-}
-
-fn close(slab: &mut Slab, i: usize) {
-    // Closing the socket also takes it out of the epoll set: no epoll_ctl needed.
-    if let Some(conn) = slab.remove(i) {
-        conn.close();
     }
 }
 

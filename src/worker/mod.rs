@@ -9,6 +9,7 @@ pub mod conn;
 pub mod event;
 pub mod lifecycle;
 pub mod sync;
+pub mod transport;
 
 use std::net::TcpListener;
 

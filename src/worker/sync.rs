@@ -10,6 +10,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use super::accept::accept;
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
+use super::transport::Transport;
 
 /// How long a wait may last before the worker looks at its stop flag and its master again.
 const CHECK_EVERY_MS: u16 = 1000;
@@ -26,7 +27,7 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle) {
             continue;
         };
         serve_one(
-            Conn::new(stream, peer, &ctx, Instant::now()),
+            Conn::new(Transport::Plain(stream), peer, &ctx, Instant::now()),
             &mut ctx,
             life,
         );
@@ -46,13 +47,13 @@ fn serve_one(mut conn: Conn, ctx: &mut Context, life: &Lifecycle) {
         };
         let now = Instant::now();
         if now >= conn.deadline() {
-            conn.time_out(ctx);
+            conn.time_out(ctx, now);
             break;
         }
         let wait = (conn.deadline() - now)
             .as_millis()
             .min(u128::from(CHECK_EVERY_MS)) as u16;
-        let mut fds = [PollFd::new(conn.stream.as_fd(), events)];
+        let mut fds = [PollFd::new(conn.as_fd(), events)];
         // A timeout or EINTR just goes round again: drive() re-checks, the deadline rules.
         let _ = poll(&mut fds, PollTimeout::from(wait.max(1)));
     }
