@@ -1,7 +1,7 @@
 //! preforkd: a pre-fork static-file HTTP/1.1 server.
 //!
 //! Dependencies point one way: `http` <- `site` <- `worker` <- `master`, with the plain
-//! values (`config`, `log`, `heartbeat`, `privileges`) below them all. `tests/layout.rs`
+//! values (`config`, `log`, `heartbeat`, `privileges`, `calendar`) below them all. `tests/layout.rs`
 //! keeps it so.
 
 pub mod calendar;

@@ -1,5 +1,6 @@
-//! The error log (one line per event, with a timestamp, the pid and a level) and the
-//! access log (combined format, buffered per worker). Both are reopened on USR1.
+//! The log sinks: the error log (one line per event, with a timestamp, the pid and a
+//! level) and the access log's per-worker buffer, flushed at least once a second. Both
+//! are reopened on USR1. The access line itself is formatted by the worker.
 
 use std::fmt::Arguments;
 use std::fs::{File, OpenOptions};
@@ -206,37 +207,5 @@ impl Access {
             self.buf.clear();
         }
         self.last_flush = Instant::now();
-    }
-}
-
-// The access-log formatter in `worker` reads the calendar through these two; the
-// calendar itself is `crate::calendar`, shared with the HTTP dates.
-pub use crate::calendar::MONTHS;
-
-/// UTC calendar fields of a time: (year, month, day, hour, minute, second).
-pub fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    let d = DateTime::at(t);
-    (
-        d.year as i64,
-        d.month.into(),
-        d.day.into(),
-        d.hour.into(),
-        d.minute.into(),
-        d.second.into(),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil(UNIX_EPOCH), (1970, 1, 1, 0, 0, 0));
-        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(civil(t), (1994, 11, 6, 8, 49, 37));
-        let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(civil(t), (2000, 2, 29, 0, 0, 0));
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! Where the RFC and `httparse` differ, the RFC decides. Where we deliberately differ from
 //! a strict reading, the difference is one of the named `I_*` allowances below, each
-//! with the RFC section that permits it: that list is the README's list. Anything else is
+//! with the RFC section that permits it: that list is the one in docs/testing.md. Anything else is
 //! a disagreement, and a disagreement where we are more lenient than the RFC is a bug in
 //! the parser, never a reason to add an allowance.
 //!
@@ -124,7 +124,7 @@ const R_TE_NOT_CHUNKED: &str =
 const R_VALUE_CTL: &str = "RFC 9110 §5.5, RFC 9112 §5: control character in a field value";
 
 // ---------------------------------------------------------------------------------------
-// Intentional differences: the README's list
+// Intentional differences: the list in docs/testing.md
 // ---------------------------------------------------------------------------------------
 
 /// `HTTP/1.2` to `HTTP/1.9` are answered as HTTP/1.1 (RFC 9110 §6.2: a recipient
@@ -136,7 +136,7 @@ const I_LATER_MINOR: &str = "I_LATER_MINOR: HTTP/1.x (x >= 2) is HTTP/1.1 (RFC 9
 /// only says "version error". Both refuse; the oracle maps the error to 505.
 const I_MAJOR_505: &str = "I_MAJOR_505: HTTP/2.0+ is 505, httparse: version error";
 
-/// `HTTP/0.x` is 400 (README: "HTTP/0.9 ... 400"); RFC 9110 §15.6.6 would answer 505.
+/// `HTTP/0.x` is 400 (docs/http.md: "HTTP/0.9 ... 400"); RFC 9110 §15.6.6 would answer 505.
 /// Both refuse and close.
 const I_HTTP0_400: &str = "I_HTTP0_400: HTTP/0.x refused with 400, not 505";
 
@@ -144,7 +144,7 @@ const I_HTTP0_400: &str = "I_HTTP0_400: HTTP/0.x refused with 400, not 505";
 /// `>`, `\`, `^`, `` ` ``, `{`, `|`, `}`, `#`, a bad `%` escape and raw bytes >= 0x80
 /// (UTF-8 or not) pass the parser. RFC 9112 §3 makes refusing an invalid request-line a
 /// SHOULD; the handler refuses bad `%` escapes and `%00` (400), looks non-UTF-8 paths up
-/// as raw bytes (README) and stops the path at `?` and `#`. httparse also takes every
+/// as raw bytes (docs/http.md) and stops the path at `?` and `#`. httparse also takes every
 /// visible byte but refuses a target that is not UTF-8: the oracle then looks at the
 /// target with its bytes >= 0x80 replaced.
 const I_TARGET_BYTES: &str = "I_TARGET_BYTES: visible and >= 0x80 target bytes not checked against RFC 3986 (RFC 9112 §3 SHOULD)";

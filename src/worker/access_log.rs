@@ -4,9 +4,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use crate::calendar::{DateTime, MONTHS};
 use crate::http::request::Request;
 use crate::http::response::{Body, Response};
-use crate::log::{self, MONTHS, civil};
+use crate::log;
 
 /// Logs one response; `request` is None when the head could not be parsed.
 pub fn record<F>(peer: SocketAddr, request: Option<&Request<'_>>, response: &Response<F>) {
@@ -21,8 +22,16 @@ fn format_combined<F>(
     response: &Response<F>,
     now: SystemTime,
 ) {
-    let (y, mo, d, h, mi, s) = civil(now);
-    let month = MONTHS[(mo - 1) as usize];
+    let DateTime {
+        year: y,
+        month: mo,
+        day: d,
+        hour: h,
+        minute: mi,
+        second: s,
+        ..
+    } = DateTime::at(now);
+    let month = MONTHS[usize::from(mo - 1)];
     let _ = write!(
         out,
         "{} - - [{d:02}/{month}/{y:04}:{h:02}:{mi:02}:{s:02} +0000] \"",

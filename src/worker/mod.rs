@@ -1,7 +1,8 @@
 //! A worker process: inherits the listening socket, serves until told to stop.
 //!
-//! Each worker model lives in its own file and drives the shared [`conn::Conn`]; this
-//! file holds what they share: boot, signal flags, and noticing the master's death.
+//! Each worker model (`event`, `sync`) lives in its own file and drives the shared
+//! [`conn::Conn`], which reads and writes through a [`transport::Transport`]; this file
+//! boots a worker (signals, privileges, the root) and runs the chosen model to the end.
 
 pub mod accept;
 pub mod access_log;
