@@ -64,6 +64,14 @@ fn usr2_winch_quit_upgrades_without_a_failed_request() {
         "old workers did not stop: {:?}",
         srv.log.lines()
     );
+    // A stopped worker stays the old master's child (a zombie) until it is reaped: wait
+    // for that, then no child but the new master may be left.
+    assert!(
+        wait_until(Duration::from_secs(10), || children(old)
+            .iter()
+            .all(|p| !old_workers.contains(p))),
+        "old workers were not reaped"
+    );
     assert_eq!(
         children(old),
         vec![new],
