@@ -202,8 +202,12 @@ struct Arbiter {
 impl Arbiter {
     fn run(mut self) -> ExitCode {
         loop {
+            // Drained before reaping: a child that exits after `reap` has looked then
+            // leaves a SIGCHLD in the queue that wakes the next turn at once. Drained
+            // after, that SIGCHLD would be read here and the zombie would wait a tick.
+            let signals = self.signals.take();
             self.reap();
-            for signal in self.signals.take() {
+            for signal in signals {
                 self.handle(signal);
             }
             self.stop_if_boot_failed();
