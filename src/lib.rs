@@ -1,7 +1,7 @@
 //! preforkd: a pre-fork static-file HTTP/1.1 server.
 //!
 //! Dependencies point one way: `http` <- `site` <- `worker` <- `master`, with the plain
-//! values (`config`, `log`, `heartbeat`, `privileges`, `calendar`) below them all. `tests/layout.rs`
+//! values (`config`, `log`, `heartbeat`, `privileges`, `calendar`, `ready`) below them all. `tests/layout.rs`
 //! keeps it so.
 
 pub mod calendar;
@@ -11,5 +11,6 @@ pub mod http;
 pub mod log;
 pub mod master;
 pub mod privileges;
+pub mod ready;
 pub mod site;
 pub mod worker;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Rank of each top-level module: a file may use only files of its own rank or lower.
 fn rank(module: &str) -> Option<u8> {
     Some(match module {
-        "log" | "heartbeat" | "privileges" | "calendar" => 0,
+        "log" | "heartbeat" | "privileges" | "calendar" | "ready" => 0,
         "config" => 1,
         "http" => 2,
         "site" => 3,

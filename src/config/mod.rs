@@ -40,6 +40,11 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "MODEL", default_value_t = WorkerModel::Event)]
     pub worker_model: WorkerModel,
 
+    /// How workers take new connections from the kernel
+    /// [default: reuseport for the event model, shared for sync]
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub accept: Option<AcceptModel>,
+
     /// Most connections one event worker holds open at once (more wait in the backlog)
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_connections: usize,
@@ -127,6 +132,29 @@ pub enum WorkerModel {
     Sync,
 }
 
+/// How connections reach the workers.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptModel {
+    /// One SO_REUSEPORT socket per worker slot: the kernel spreads connections (nginx's reuseport)
+    Reuseport,
+    /// One socket every worker polls: the first to wake takes the connection
+    Shared,
+    /// One socket each worker registers with EPOLLEXCLUSIVE: the kernel wakes one waiter
+    Exclusive,
+}
+
+impl AcceptModel {
+    /// The default for a worker model. A sync worker is deaf to its own queue for as long
+    /// as it serves one connection, so it takes from the shared queue every worker drains;
+    /// an event worker accepts between any two events, so it can own a queue.
+    pub fn default_for(model: WorkerModel) -> AcceptModel {
+        match model {
+            WorkerModel::Event => AcceptModel::Reuseport,
+            WorkerModel::Sync => AcceptModel::Shared,
+        }
+    }
+}
+
 /// Which symlinks under the root are followed; the kernel enforces it (openat2).
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Symlinks {
@@ -157,6 +185,7 @@ pub struct Config {
     pub bind: SocketAddr,
     pub backlog: i32,
     pub worker_model: WorkerModel,
+    pub accept: AcceptModel,
     pub max_connections: usize,
     pub graceful_timeout: Duration,
     pub timeouts: Timeouts,
@@ -200,6 +229,9 @@ impl Config {
             bind,
             backlog: args.backlog,
             worker_model: args.worker_model,
+            accept: args
+                .accept
+                .unwrap_or(AcceptModel::default_for(args.worker_model)),
             max_connections: match args.max_connections {
                 0 => return Err("--max-connections 0: need at least 1".into()),
                 n => n,

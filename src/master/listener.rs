@@ -1,16 +1,17 @@
-//! The listening socket: bound here, or inherited from systemd or an upgrading master.
+//! A listening socket: bound here, or inherited from systemd or an upgrading master.
 
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{FromRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// Environment variable naming the listening descriptor a USR2 upgrade passes on.
+/// Environment variable naming the listening descriptors a USR2 upgrade passes on.
 pub const UPGRADE_FDS_VAR: &str = "PREFORKD_LISTEN_FDS";
 
 /// Binds a non-blocking listening socket with SO_REUSEADDR (restart without waiting for
 /// TIME_WAIT) and SO_REUSEPORT (a new master can bind beside a running one), and the
-/// given backlog. Non-blocking because every worker polls it and only one wins each accept.
+/// given backlog. Non-blocking because a worker must never sleep in accept: another
+/// worker may have taken the connection it woke for.
 pub fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -32,10 +33,10 @@ pub enum Origin {
     Systemd,
 }
 
-/// The listening socket handed down by an upgrading master (PREFORKD_LISTEN_FDS) or by
-/// systemd (LISTEN_FDS), if any. Extra systemd sockets are closed with a warning: one
-/// listener per server.
-pub fn inherited() -> Result<Option<(TcpListener, Origin)>, String> {
+/// The listening sockets handed down by an upgrading master (PREFORKD_LISTEN_FDS: its
+/// slot sockets, in slot order) or by systemd (LISTEN_FDS), if any. Extra systemd
+/// sockets are closed with a warning: preforkd serves one address.
+pub fn inherited() -> Result<Option<(Vec<TcpListener>, Origin)>, String> {
     let upgrade = std::env::var(UPGRADE_FDS_VAR).ok();
     // SAFETY: called from main before any thread exists.
     unsafe { std::env::remove_var(UPGRADE_FDS_VAR) };
@@ -52,15 +53,16 @@ pub fn inherited() -> Result<Option<(TcpListener, Origin)>, String> {
         None if !systemd.is_empty() => (systemd, Origin::Systemd),
         None => return Ok(None),
     };
-    let mut sockets = fds.into_iter().map(adopt);
-    let first = sockets.next().transpose()?;
-    for extra in sockets.flatten() {
-        crate::log::warn(format_args!(
-            "ignoring extra inherited socket {:?}: preforkd serves one listener",
-            extra.local_addr()
-        ));
+    let mut sockets = fds.into_iter().map(adopt).collect::<Result<Vec<_>, _>>()?;
+    if origin == Origin::Systemd {
+        for extra in sockets.drain(1..) {
+            crate::log::warn(format_args!(
+                "ignoring extra inherited socket {:?}: preforkd serves one address",
+                extra.local_addr()
+            ));
+        }
     }
-    Ok(first.map(|l| (l, origin)))
+    Ok((!sockets.is_empty()).then_some((sockets, origin)))
 }
 
 /// Takes ownership of an inherited descriptor after checking that it is a listening

@@ -1,25 +1,29 @@
 //! The arbiter: binds, forks the workers, and supervises them from one loop.
 //!
-//! Signal handlers only queue the signal, which wakes the loop (signals.rs). Each turn:
-//! 1. reap dead workers;
+//! Signal handlers only queue the signal, and workers say when they are ready; both wake
+//! the loop (signals.rs, ready.rs). Each turn:
+//! 1. note the workers that became ready, reap dead ones;
 //! 2. act on each queued signal by name, in arrival order, as often as it came: these
 //!    change what the pool should be (HUP, TTIN, TTOU, WINCH) or stop it;
 //! 3. unless stopping: abort workers that missed their heartbeat, kill those past a
-//!    deadline, then fork or retire workers until the current generation has exactly
-//!    N. Forking only here is what makes a reload or TTIN taken in the same batch as a
-//!    stop fork nothing;
+//!    deadline, then fork a worker for every slot of the current generation that lacks
+//!    one, and retire the workers a ready one replaces. Forking only here is what makes
+//!    a reload or TTIN taken in the same batch as a stop fork nothing;
 //! 4. while stopping: wait for the workers to go, killing them at the stop's deadline;
 //! 5. sleep until the next signal or tick.
 //!
-//! The worker table, and the one state each worker is in, are in workers.rs.
+//! The worker table, and the one state each worker is in, are in workers.rs; the
+//! listening sockets, one per slot or one shared, in sockets.rs.
 
 pub mod daemon;
 pub mod listener;
 pub mod signals;
+pub mod sockets;
 pub mod systemd;
 pub mod upgrade;
 pub mod workers;
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -31,20 +35,24 @@ use nix::unistd::Pid;
 use self::daemon::{PidFile, Readiness};
 use self::listener::Origin;
 use self::signals::SignalQueue;
+use self::sockets::Sockets;
 use self::upgrade::Invocation;
 use self::workers::Workers;
-use crate::config::Config;
+use crate::config::{Config, WorkerModel};
 use crate::config::file as config_file;
 use crate::heartbeat::Board;
 use crate::log;
+use crate::ready::ReadyPipe;
 use crate::site::root::Root;
 use crate::worker;
 
 /// The longest the loop sleeps without a signal; bounds how late a deadline is noticed.
 const TICK: Duration = Duration::from_millis(500);
 
-/// A worker dying sooner than this after its start counts as a crash loop.
-const CRASH_WINDOW: Duration = Duration::from_secs(5);
+/// How long a ready event worker may be silent while connections wait in its slot's
+/// queue before another worker takes over the socket (see `relieve_stalled_slots`).
+const STALL_LIMIT: Duration = Duration::from_secs(2);
+
 /// The first delay before respawning after repeated quick crashes, and the cap.
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -92,7 +100,7 @@ fn fail(readiness: &mut Readiness, message: &str, code: u8) -> ExitCode {
 fn start(
     config: Config,
     invocation: Invocation,
-    inherited: Option<(TcpListener, Origin)>,
+    inherited: Option<(Vec<TcpListener>, Origin)>,
 ) -> Result<Arbiter, String> {
     let owner = config.process.credentials.as_ref().map(|c| c.owner());
     log::open(
@@ -100,10 +108,14 @@ fn start(
         config.process.access_log.as_ref(),
         owner,
     )?;
-    let (listener, origin) = match inherited {
-        Some(l) => l,
-        None => (bind(&config)?, Origin::Bound),
+    let (sockets, origin) = match inherited {
+        Some((list, origin)) => (Sockets::adopt(list, config.accept, config.backlog)?, origin),
+        None => (Sockets::bind(&config)?, Origin::Bound),
     };
+    let mut sockets = sockets;
+    sockets.resize(config.workers)?;
+    let mut config = config;
+    config.accept = sockets.model();
     let parent = nix::unistd::getppid();
     let pid_file = match &config.process.pid_file {
         Some(path) => Some(PidFile::create(
@@ -115,26 +127,27 @@ fn start(
     let signals = SignalQueue::install(&signals::HANDLED)
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let board = Board::new().map_err(|e| format!("cannot map the heartbeat board: {e}"))?;
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| config.bind.to_string(), |a| a.to_string());
+    let ready = ReadyPipe::new().map_err(|e| format!("cannot make the readiness pipe: {e}"))?;
+    let addr = sockets.local_addr();
     let from = match origin {
         Origin::Bound => String::new(),
         Origin::Upgrade => format!(" (socket inherited from master {parent})"),
         Origin::Systemd => " (socket from systemd)".into(),
     };
     log::info(format_args!(
-        "preforkd {} listening on {addr}, {} {:?} workers, root {}{from}",
+        "preforkd {} listening on {addr}, {} {:?} workers, {}, root {}{from}",
         env!("CARGO_PKG_VERSION"),
         config.workers,
         config.worker_model,
+        sockets.describe(),
         config.root.display()
     ));
     Ok(Arbiter {
         config,
         invocation,
-        listener,
+        sockets,
         signals,
+        ready,
         board,
         pid_file,
         workers: Workers::default(),
@@ -143,26 +156,10 @@ fn start(
         boot_failed: false,
         crashes: 0,
         respawn_at: None,
+        held_back: BTreeSet::new(),
         new_master: None,
         winched: false,
     })
-}
-
-/// Binds the configured address, refusing a port another process already listens on
-/// (SO_REUSEPORT would otherwise let two servers share it silently).
-fn bind(config: &Config) -> Result<TcpListener, String> {
-    let flag = |e: std::io::Error| format!("--bind {}: {e}", config.bind);
-    if config.bind.port() != 0 {
-        let probe = socket2::Socket::new(
-            socket2::Domain::for_address(config.bind),
-            socket2::Type::STREAM,
-            None,
-        )
-        .map_err(flag)?;
-        probe.set_reuse_address(true).map_err(flag)?;
-        probe.bind(&config.bind.into()).map_err(flag)?;
-    }
-    listener::bind(config.bind, config.backlog).map_err(flag)
 }
 
 #[derive(Clone, Copy)]
@@ -179,8 +176,10 @@ const FAST_STOP_GRACE: Duration = Duration::from_secs(5);
 struct Arbiter {
     config: Config,
     invocation: Invocation,
-    listener: TcpListener,
+    sockets: Sockets,
     signals: SignalQueue,
+    /// Workers say here that they wait for connections.
+    ready: ReadyPipe,
     board: Board,
     /// Dropped (and so removed) when the master returns from `run`.
     pid_file: Option<PidFile>,
@@ -189,10 +188,12 @@ struct Arbiter {
     generation: u64,
     stop: Option<Stop>,
     boot_failed: bool,
-    /// Workers that died shortly after starting, in a row.
+    /// Workers that died before they were ready, since one last became ready.
     crashes: u32,
-    /// No worker is started before this (crash backoff).
+    /// The slots whose worker died before it was ready: none is started there before
+    /// `respawn_at` (crash backoff). Other slots are filled at once.
     respawn_at: Option<Instant>,
+    held_back: BTreeSet<usize>,
     /// The master started by USR2, while it runs.
     new_master: Option<Pid>,
     /// After WINCH: no workers until HUP (or until the new master exits).
@@ -206,6 +207,7 @@ impl Arbiter {
             // leaves a SIGCHLD in the queue that wakes the next turn at once. Drained
             // after, that SIGCHLD would be read here and the zombie would wait a tick.
             let signals = self.signals.take();
+            self.note_ready();
             self.reap();
             for signal in signals {
                 self.handle(signal);
@@ -218,7 +220,7 @@ impl Arbiter {
             } else if self.drained() {
                 break;
             }
-            self.signals.wait(self.next_wake());
+            self.signals.wait(self.next_wake(), &self.ready);
         }
         log::info(format_args!("master exiting"));
         log::flush();
@@ -306,7 +308,7 @@ impl Arbiter {
                     "reloaded: generation {}, {} workers, retiring {} old one(s)",
                     self.generation,
                     self.config.workers,
-                    self.workers.outdated(self.generation).len()
+                    self.workers.outdated(self.generation)
                 ));
             }
         }
@@ -335,6 +337,13 @@ impl Arbiter {
             ));
             config.bind = old.bind;
             config.backlog = old.backlog;
+        }
+        if config.accept != old.accept {
+            log::warn(format_args!(
+                "reload: --accept changes only with a restart or a USR2 upgrade; keeping {}",
+                sockets::name(old.accept)
+            ));
+            config.accept = old.accept;
         }
         if config.process.daemon != old.process.daemon
             || config.process.pid_file != old.process.pid_file
@@ -382,7 +391,7 @@ impl Arbiter {
         {
             log::warn(format_args!("cannot rename the pid file to .oldbin: {e}"));
         }
-        match upgrade::spawn_new_master(&self.invocation, &self.listener) {
+        match upgrade::spawn_new_master(&self.invocation, self.sockets.raw_fds()) {
             Ok(pid) => {
                 log::info(format_args!(
                     "SIGUSR2: started new master {pid} ({}); send WINCH then QUIT to {} to \
@@ -466,45 +475,101 @@ impl Arbiter {
         if let Some(timeout) = self.config.process.timeout {
             self.workers.abort_hung(&self.board, timeout);
         }
+        self.relieve_stalled_slots();
     }
 
-    /// Brings the current generation to exactly N workers, then retires the older
-    /// generations (none after WINCH; nothing while backing off from a crash loop).
+    /// With a socket per slot, a worker that stops taking connections (stopped, stuck
+    /// in the disk) leaves its queue waiting however idle the others are. A ready
+    /// worker silent for STALL_LIMIT while connections wait in its queue is retired
+    /// gracefully, and the end of the turn starts another on the same socket: the queue
+    /// waits a few seconds, not --timeout. (A healthy event worker beats at least once
+    /// a second, and a worker with a queue to take wakes at once.)
+    fn relieve_stalled_slots(&mut self) {
+        if self.config.worker_model != WorkerModel::Event {
+            return;
+        }
+        for slot in 0..self.config.workers.min(self.sockets.slots()) {
+            let Some((pid, cell)) = self
+                .workers
+                .serving_in(self.generation, slot)
+                .filter(|w| w.ready)
+                .map(|w| (w.pid, w.cell))
+            else {
+                continue;
+            };
+            let silent = self.board.silence(cell);
+            if silent < STALL_LIMIT {
+                continue;
+            }
+            let queued = self.sockets.queued(slot);
+            if queued == 0 {
+                continue;
+            }
+            log::warn(format_args!(
+                "worker {pid} silent for {:.1}s with {queued} connection(s) waiting in slot \
+                 {slot}'s queue: retiring it and starting another on that socket",
+                silent.as_secs_f64()
+            ));
+            self.retire(pid);
+        }
+    }
+
+    /// Gives every slot of the current generation a worker, then retires the workers
+    /// that ready ones replace and those of slots no longer in the pool (none after
+    /// WINCH; a slot whose worker crashed before it was ready waits out the backoff).
     fn manage_workers(&mut self) {
         if self.winched {
             return;
         }
-        let current = self.workers.serving(self.generation);
-        if current.len() < self.config.workers {
-            if let Some(at) = self.respawn_at {
-                if Instant::now() < at {
-                    return;
-                }
-                self.respawn_at = None;
-            }
-            for _ in current.len()..self.config.workers {
-                self.spawn();
-            }
+        if let Err(message) = self.sockets.resize(self.config.workers) {
+            log::error(format_args!("{message}"));
         }
-        let surplus = current.len().saturating_sub(self.config.workers);
-        for pid in current.into_iter().take(surplus) {
+        let slots = self.config.workers.min(self.sockets.slots());
+        let now = Instant::now();
+        let backing_off = self.respawn_at.is_some_and(|at| now < at);
+        for slot in 0..slots {
+            if self.workers.serving_in(self.generation, slot).is_some()
+                || (backing_off && self.held_back.contains(&slot))
+            {
+                continue;
+            }
+            self.held_back.remove(&slot);
+            self.spawn(slot);
+        }
+        if !backing_off {
+            self.respawn_at = None;
+        }
+        for pid in self.workers.replaced(self.generation, slots) {
             self.retire(pid);
         }
-        for pid in self.workers.outdated(self.generation) {
-            self.retire(pid);
-        }
+        let workers = &self.workers;
+        self.sockets.release(|slot| workers.holds(slot));
     }
 
-    fn spawn(&mut self) {
-        match self
-            .workers
-            .spawn(self.generation, &self.listener, &self.config, &self.board)
-        {
+    fn spawn(&mut self, slot: usize) {
+        match self.workers.spawn(
+            self.generation,
+            slot,
+            &self.sockets,
+            &self.config,
+            &self.board,
+            self.ready.notifier(),
+        ) {
             Ok(pid) => log::info(format_args!(
-                "worker {pid} started (generation {})",
+                "worker {pid} started (generation {}, slot {slot})",
                 self.generation
             )),
             Err(message) => log::error(format_args!("{message}")),
+        }
+    }
+
+    /// Marks the workers that said they are ready. One ready worker ends a crash loop.
+    fn note_ready(&mut self) {
+        for pid in self.ready.take() {
+            if let Some(slot) = self.workers.mark_ready(pid) {
+                log::info(format_args!("worker {pid} ready (slot {slot})"));
+                self.crashes = 0;
+            }
         }
     }
 
@@ -532,6 +597,10 @@ impl Arbiter {
                 self.new_master_exited(pid, &how);
                 continue;
             }
+            if self.workers.get(pid).is_some_and(|w| !w.ready) {
+                // It may have said so just before it died.
+                self.note_ready();
+            }
             let Some(w) = self.workers.remove(pid) else {
                 continue;
             };
@@ -542,21 +611,22 @@ impl Arbiter {
                 }
                 Some(0) => log::info(format_args!("worker {pid} {how}")),
                 _ if w.was_told_to_exit() => log::info(format_args!("worker {pid} {how}")),
+                _ if w.ready => log::warn(format_args!(
+                    "worker {pid} {how}; replacing it (slot {})",
+                    w.slot
+                )),
                 _ => {
-                    log::warn(format_args!("worker {pid} {how}"));
-                    self.crashed(w.started.elapsed());
+                    log::warn(format_args!("worker {pid} {how} before it was ready"));
+                    self.crashed(w.slot, w.started.elapsed());
                 }
             }
         }
     }
 
-    /// Backs off exponentially when workers keep dying soon after they start, so a bad
-    /// deploy does not become a fork loop; one crash alone is replaced at once.
-    fn crashed(&mut self, lived: Duration) {
-        if lived >= CRASH_WINDOW {
-            self.crashes = 0;
-            return;
-        }
+    /// Backs off exponentially when workers keep dying before they are ready, so a bad
+    /// deploy does not become a fork loop; one such crash alone is replaced at once. A
+    /// worker that was ready and died (killed, out of memory) is always replaced at once.
+    fn crashed(&mut self, slot: usize, lived: Duration) {
         self.crashes += 1;
         if self.crashes < 2 {
             return;
@@ -565,13 +635,14 @@ impl Arbiter {
             .saturating_mul(1 << (self.crashes - 2).min(16))
             .min(BACKOFF_MAX);
         log::warn(format_args!(
-            "worker crashed {:.1}s after start ({} quick crashes in a row): waiting {:.2}s \
-             before starting another",
+            "worker crashed {:.1}s after start, before it was ready ({} quick crashes in a \
+             row): waiting {:.2}s before starting another",
             lived.as_secs_f64(),
             self.crashes,
             delay.as_secs_f64()
         ));
         self.respawn_at = Some(Instant::now() + delay);
+        self.held_back.insert(slot);
     }
 
     fn new_master_exited(&mut self, pid: Pid, how: &str) {

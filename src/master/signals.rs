@@ -96,9 +96,13 @@ impl SignalQueue {
         out
     }
 
-    /// Sleeps until a signal is queued or `timeout` passes; leaves the queue as it is.
-    pub fn wait(&self, timeout: Duration) {
-        let mut fds = [PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
+    /// Sleeps until a signal is queued, `also` is readable or `timeout` passes; leaves
+    /// the queue as it is.
+    pub fn wait(&self, timeout: Duration, also: &impl AsFd) {
+        let mut fds = [
+            PollFd::new(self.read.as_fd(), PollFlags::POLLIN),
+            PollFd::new(also.as_fd(), PollFlags::POLLIN),
+        ];
         let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
         let _ = poll(&mut fds, ms);
     }

@@ -1,12 +1,12 @@
-//! USR2: start a new master from the binary on disk, handing it the listening socket.
+//! USR2: start a new master from the binary on disk, handing it the listening sockets.
 //!
-//! The new master gets the socket's descriptor number in PREFORKD_LISTEN_FDS, with
-//! close-on-exec cleared on it alone, and adopts it instead of binding (listener.rs):
-//! both masters' workers accept from the same queue, so no connection is refused.
+//! The new master gets the sockets' descriptor numbers in PREFORKD_LISTEN_FDS, in slot
+//! order, with close-on-exec cleared on them alone, and adopts them instead of binding
+//! (listener.rs): both masters' workers accept from the same queues, so no connection
+//! is refused.
 
 use std::ffi::OsString;
-use std::net::TcpListener;
-use std::os::fd::AsRawFd;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -38,21 +38,27 @@ impl Invocation {
 
 /// Forks and executes the new master; returns its pid. It inherits stdio (the error log
 /// of a daemon) and runs in the old master's directory, so relative paths still work.
-pub fn spawn_new_master(how: &Invocation, listener: &TcpListener) -> std::io::Result<Pid> {
-    let fd = listener.as_raw_fd();
+pub fn spawn_new_master(how: &Invocation, fds: Vec<RawFd>) -> std::io::Result<Pid> {
+    let list = fds
+        .iter()
+        .map(RawFd::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let mut cmd = Command::new(&how.exe);
     if let Some(argv0) = how.argv.first() {
         cmd.arg0(argv0);
     }
     cmd.args(how.argv.iter().skip(1))
         .current_dir(&how.cwd)
-        .env(UPGRADE_FDS_VAR, fd.to_string());
+        .env(UPGRADE_FDS_VAR, list);
     // SAFETY: the closure runs between fork and exec and only calls fcntl, which is
-    // async-signal-safe.
+    // async-signal-safe; `fds` was allocated before the fork.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             Ok(())
         });

@@ -2,7 +2,6 @@
 //! master may still have to do to it; and forking a new one.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
@@ -11,6 +10,8 @@ use nix::unistd::{ForkResult, Pid, fork};
 use crate::config::Config;
 use crate::heartbeat::{self, Board};
 use crate::log;
+use crate::master::sockets::Sockets;
+use crate::ready::Notifier;
 use crate::worker;
 
 /// After SIGABRT, how long a hung worker has to die before SIGKILL.
@@ -36,10 +37,16 @@ pub enum WorkerState {
 }
 
 pub struct Worker {
+    pub pid: Pid,
     pub generation: u64,
-    /// Its heartbeat slot on the board.
+    /// Its place in the pool: which listening socket it accepts from (reuseport), and
+    /// which worker of the next generation replaces it.
     pub slot: usize,
+    /// Its heartbeat cell on the board (a slot's old and new worker overlap).
+    pub cell: usize,
     pub started: Instant,
+    /// It said it waits for connections (see ready.rs).
+    pub ready: bool,
     pub state: WorkerState,
 }
 
@@ -68,20 +75,22 @@ impl Workers {
         self.table.keys().copied()
     }
 
-    /// Forks a worker of `generation` on a free heartbeat slot; in the child, runs it
-    /// and exits.
+    /// Forks the worker of `generation` for `slot`, on a free heartbeat cell; in the
+    /// child, runs it and exits.
     pub fn spawn(
         &mut self,
         generation: u64,
-        listener: &TcpListener,
+        slot: usize,
+        sockets: &Sockets,
         config: &Config,
         board: &Board,
+        ready: Notifier,
     ) -> Result<Pid, String> {
         let master = nix::unistd::getpid();
-        let slot = self
-            .free_slot()
-            .ok_or("no free heartbeat slot; not starting a worker")?;
-        let heartbeat = board.slot(slot);
+        let cell = self
+            .free_cell()
+            .ok_or("no free heartbeat cell; not starting a worker")?;
+        let heartbeat = board.slot(cell);
         // Blocked across the fork: the child keeps them pending until the worker has
         // replaced the master's handlers (see worker::install_signal_handlers).
         let mut previous = SigSet::empty();
@@ -98,16 +107,21 @@ impl Workers {
         }
         match forked {
             Ok(ForkResult::Child) => {
-                let code = worker::run(listener, config, master, Some(heartbeat));
+                sockets.keep_only_in_child(slot);
+                let listener = sockets.for_slot(slot);
+                let code = worker::run(listener, config, master, Some(heartbeat), ready);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {
                 self.table.insert(
                     child,
                     Worker {
+                        pid: child,
                         generation,
                         slot,
+                        cell,
                         started: Instant::now(),
+                        ready: false,
                         state: WorkerState::Serving,
                     },
                 );
@@ -117,12 +131,58 @@ impl Workers {
         }
     }
 
-    fn free_slot(&self) -> Option<usize> {
+    fn free_cell(&self) -> Option<usize> {
         let mut used = vec![false; heartbeat::SLOTS];
         for w in self.table.values() {
-            used[w.slot] = true;
+            used[w.cell] = true;
         }
         used.iter().position(|u| !u)
+    }
+
+    /// Marks a worker ready; its slot, if it is one of ours and was not yet.
+    pub fn mark_ready(&mut self, pid: Pid) -> Option<usize> {
+        let w = self.table.get_mut(&pid)?;
+        (!w.ready).then(|| {
+            w.ready = true;
+            w.slot
+        })
+    }
+
+    /// The serving worker of `generation` for `slot`, if any.
+    pub fn serving_in(&self, generation: u64, slot: usize) -> Option<&Worker> {
+        self.table.values().find(|w| {
+            w.state == WorkerState::Serving && w.generation == generation && w.slot == slot
+        })
+    }
+
+    /// Whether any live worker, leaving or not, holds `slot`'s socket.
+    pub fn holds(&self, slot: usize) -> bool {
+        self.table.values().any(|w| w.slot == slot)
+    }
+
+    /// The serving workers that should go: those of slots past `slots`, and those of an
+    /// older generation whose slot's new worker is ready (so the slot is never without
+    /// one that accepts).
+    pub fn replaced(&self, generation: u64, slots: usize) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = self
+            .table
+            .iter()
+            .filter(|(_, w)| w.state == WorkerState::Serving)
+            .filter(|(_, w)| {
+                w.slot >= slots
+                    || (w.generation != generation
+                        && self
+                            .serving_in(generation, w.slot)
+                            .is_some_and(|new| new.ready))
+            })
+            .map(|(pid, _)| *pid)
+            .collect();
+        pids.sort();
+        pids
+    }
+
+    pub fn get(&self, pid: Pid) -> Option<&Worker> {
+        self.table.get(&pid)
     }
 
     /// Forgets a reaped worker; None if it was not one of ours.
@@ -130,25 +190,12 @@ impl Workers {
         self.table.remove(&pid)
     }
 
-    /// The serving workers of `generation` (the pool), lowest pid first.
-    pub fn serving(&self, generation: u64) -> Vec<Pid> {
-        self.serving_where(|g| g == generation)
-    }
-
-    /// The serving workers of every other generation: those a reload replaces.
-    pub fn outdated(&self, generation: u64) -> Vec<Pid> {
-        self.serving_where(|g| g != generation)
-    }
-
-    fn serving_where(&self, generation: impl Fn(u64) -> bool) -> Vec<Pid> {
-        let mut pids: Vec<Pid> = self
-            .table
-            .iter()
-            .filter(|(_, w)| w.state == WorkerState::Serving && generation(w.generation))
-            .map(|(pid, _)| *pid)
-            .collect();
-        pids.sort();
-        pids
+    /// How many serving workers of other generations a reload to `generation` replaces.
+    pub fn outdated(&self, generation: u64) -> usize {
+        self.table
+            .values()
+            .filter(|w| w.state == WorkerState::Serving && w.generation != generation)
+            .count()
     }
 
     /// Serving -> Retiring: SIGTERM, SIGKILL at `deadline`. A worker already leaving
@@ -196,7 +243,7 @@ impl Workers {
             if !matches!(w.state, WorkerState::Serving | WorkerState::Retiring { .. }) {
                 continue;
             }
-            let silent = board.silence(w.slot);
+            let silent = board.silence(w.cell);
             if silent > timeout {
                 log::error(format_args!(
                     "worker {pid} timed out: no heartbeat for {:.1}s (--timeout {}); \

@@ -1,6 +1,11 @@
-//! Taking a connection off the listening socket.
+//! Taking a connection off the listening socket, and waiting for one.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
+use crate::config::AcceptModel;
 
 /// Accepts one connection, non-blocking from the start (a single `accept4`). Accepted
 /// sockets inherit TCP_NODELAY from the listener, set in [`super::run`]: responses leave in
@@ -12,4 +17,37 @@ pub fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)
         .as_socket()
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     Ok((socket.into(), peer))
+}
+
+/// How a worker's epoll set watches its listener. Level-triggered: a connection left in
+/// the queue (one accept per wake-up) wakes the next wait. `exclusive` adds
+/// EPOLLEXCLUSIVE, so the kernel wakes one of the workers waiting on a shared socket
+/// instead of all of them; with a socket per worker there is no one else to wake.
+pub fn listen_interest(model: AcceptModel) -> EpollFlags {
+    match model {
+        AcceptModel::Exclusive => EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE,
+        AcceptModel::Reuseport | AcceptModel::Shared => EpollFlags::EPOLLIN,
+    }
+}
+
+/// A sync worker's wait for its listener: an epoll set holding only it, so that the
+/// accept model's interest applies to the sync model too.
+pub struct ListenWait {
+    epoll: Epoll,
+}
+
+impl ListenWait {
+    pub fn new(listener: &TcpListener, model: AcceptModel) -> nix::Result<ListenWait> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        epoll.add(listener.as_fd(), EpollEvent::new(listen_interest(model), 0))?;
+        Ok(ListenWait { epoll })
+    }
+
+    /// Waits up to `ms` for a connection to take; false on timeout or a signal.
+    pub fn wait(&self, ms: u16) -> bool {
+        let mut events = [EpollEvent::empty()];
+        self.epoll
+            .wait(&mut events, EpollTimeout::from(ms))
+            .is_ok_and(|n| n > 0)
+    }
 }

@@ -1,11 +1,10 @@
 //! The event model: one epoll loop per worker over many non-blocking connections (as
 //! nginx does), so thousands of idle keep-alive clients cannot starve a new one.
 //!
-//! Accepting: every worker polls the shared listening socket (level-triggered) and
-//! takes one connection per wake-up; the idle ones wake first and win. We measured
-//! `EPOLLEXCLUSIVE` first: it avoids waking every worker, but the kernel keeps handing a
-//! burst to the same worker (16 new connections: 16 to one worker, 0 to the other), so
-//! one core did all the work. With a handful of workers the extra wake-ups cost less.
+//! Accepting: the worker watches its listener level-triggered and takes one connection
+//! per wake-up. With `--accept reuseport` the listener is its slot's own socket; with
+//! `shared` every worker watches the one socket and the first awake wins; `exclusive`
+//! registers that socket with EPOLLEXCLUSIVE (see accept.rs).
 //!
 //! Connections are registered edge-triggered for both directions once, so
 //! `Conn::drive` runs until the socket would block, which edge triggering requires. The
@@ -20,14 +19,14 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::accept::accept;
+use super::accept::{accept, listen_interest};
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
 use super::transport::Transport;
+use crate::config::AcceptModel;
 
 /// The token of the listening socket; connections use their slot index.
 const LISTENER: u64 = u64::MAX;
-const LISTEN_EVENT: EpollEvent = EpollEvent::new(EpollFlags::EPOLLIN, LISTENER);
 /// Both directions, edge-triggered, once for the connection's life: a transport may
 /// wait for either (TLS), and re-arming would cost an epoll_ctl per turn.
 const CONN_INTEREST: EpollFlags = EpollFlags::EPOLLIN
@@ -49,9 +48,18 @@ const ACCEPT_BATCH: usize = 1;
 const EVENTS: usize = 256;
 
 /// Serves until told to stop and every connection has finished.
-pub fn serve(listener: &TcpListener, ctx: Context, life: &Lifecycle, max_connections: usize) {
-    match EventLoop::new(listener, ctx, life, max_connections) {
-        Ok(mut event_loop) => event_loop.run(),
+pub fn serve(
+    listener: &TcpListener,
+    model: AcceptModel,
+    ctx: Context,
+    life: &Lifecycle,
+    max_connections: usize,
+) {
+    match EventLoop::new(listener, model, ctx, life, max_connections) {
+        Ok(mut event_loop) => {
+            life.ready();
+            event_loop.run();
+        }
         Err((call, e)) => crate::log::error(format_args!("{call}: {e}")),
     }
 }
@@ -100,9 +108,12 @@ impl Slab {
 struct EventLoop<'a> {
     epoll: Epoll,
     listener: &'a TcpListener,
+    listen_event: EpollEvent,
     /// Whether the listener is in the epoll set: it leaves while the worker is full or
     /// stopping, so the backlog waits for a worker with room.
     listening: bool,
+    /// The queue was emptied once on the way out (see `run`).
+    drained: bool,
     slab: Slab,
     ctx: Context,
     life: &'a Lifecycle,
@@ -118,18 +129,22 @@ struct EventLoop<'a> {
 impl<'a> EventLoop<'a> {
     fn new(
         listener: &'a TcpListener,
+        model: AcceptModel,
         ctx: Context,
         life: &'a Lifecycle,
         max_connections: usize,
     ) -> Result<EventLoop<'a>, (&'static str, Errno)> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| ("epoll_create", e))?;
+        let listen_event = EpollEvent::new(listen_interest(model), LISTENER);
         epoll
-            .add(listener.as_fd(), LISTEN_EVENT)
+            .add(listener.as_fd(), listen_event)
             .map_err(|e| ("epoll_ctl(listener)", e))?;
         Ok(EventLoop {
             epoll,
             listener,
+            listen_event,
             listening: true,
+            drained: false,
             slab: Slab::default(),
             ctx,
             life,
@@ -172,7 +187,17 @@ impl<'a> EventLoop<'a> {
                 }
                 self.sweep_deadlines(now);
                 if self.ctx.stopping && self.slab.len == 0 {
-                    return;
+                    // What is already queued is answered (with Connection: close) before
+                    // leaving: when this worker is the last to hold its socket (a slot
+                    // closed by TTOU), nobody else would. Once, so a busy shared queue
+                    // cannot keep a retiring worker alive.
+                    if !self.drained {
+                        self.drained = true;
+                        self.drain_queue(now);
+                    }
+                    if self.slab.len == 0 {
+                        return;
+                    }
                 }
             }
         }
@@ -229,26 +254,39 @@ impl<'a> EventLoop<'a> {
             if self.slab.len >= self.max_connections || self.ctx.stopping {
                 return;
             }
-            let (stream, peer) = match accept(self.listener) {
-                Ok(s) => s,
-                // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
-                Err(_) => return,
-            };
-            let mut conn = Conn::new(Transport::Plain(stream), peer, &self.ctx, now);
-            // The request usually arrives with the connection: answer it now. A client
-            // that closes after one response (HTTP/1.0, `ab`) then never costs an
-            // epoll_ctl or another wait.
-            let want = conn.drive(&mut self.ctx, now);
-            if want == Want::Close {
-                conn.close();
-                continue;
+            if !self.accept_one(now) {
+                return;
             }
-            let i = self.slab.insert(conn);
-            if want == Want::Again {
-                self.again.push(i);
-            }
-            self.register(i);
         }
+    }
+
+    /// Takes every connection waiting in the queue, whatever the limits.
+    fn drain_queue(&mut self, now: Instant) {
+        while self.accept_one(now) {}
+    }
+
+    /// Accepts one connection and serves what it already sent; false if none waited.
+    fn accept_one(&mut self, now: Instant) -> bool {
+        let (stream, peer) = match accept(self.listener) {
+            Ok(s) => s,
+            // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
+            Err(_) => return false,
+        };
+        let mut conn = Conn::new(Transport::Plain(stream), peer, &self.ctx, now);
+        // The request usually arrives with the connection: answer it now. A client
+        // that closes after one response (HTTP/1.0, `ab`) then never costs an
+        // epoll_ctl or another wait.
+        let want = conn.drive(&mut self.ctx, now);
+        if want == Want::Close {
+            conn.close();
+            return true;
+        }
+        let i = self.slab.insert(conn);
+        if want == Want::Again {
+            self.again.push(i);
+        }
+        self.register(i);
+        true
     }
 
     /// Adds connection `i` to the epoll set, or drops it if that fails. Registering
@@ -280,7 +318,10 @@ impl<'a> EventLoop<'a> {
             let _ = self.epoll.delete(self.listener.as_fd());
             self.listening = false;
         } else if !self.listening && open {
-            self.listening = self.epoll.add(self.listener.as_fd(), LISTEN_EVENT).is_ok();
+            self.listening = self
+                .epoll
+                .add(self.listener.as_fd(), self.listen_event)
+                .is_ok();
         }
     }
 

@@ -8,6 +8,7 @@ use nix::unistd::{Pid, getppid};
 
 use crate::heartbeat::Slot;
 use crate::log;
+use crate::ready::Notifier;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 /// Raised by USR1: reopen the log files at the next tick.
@@ -20,14 +21,30 @@ pub struct Lifecycle {
     heartbeat: Option<Slot>,
     /// Retire after this many requests (--max-requests plus this worker's jitter).
     max_requests: Option<u64>,
+    /// Where this worker tells the master it waits for connections.
+    ready: Option<Notifier>,
 }
 
 impl Lifecycle {
-    pub fn new(master: Pid, heartbeat: Option<Slot>, max_requests: Option<u64>) -> Lifecycle {
+    pub fn new(
+        master: Pid,
+        heartbeat: Option<Slot>,
+        max_requests: Option<u64>,
+        ready: Option<Notifier>,
+    ) -> Lifecycle {
         Lifecycle {
             master,
             heartbeat,
             max_requests,
+            ready,
+        }
+    }
+
+    /// Called by a worker model once its listener is registered: from here on a
+    /// connection in its queue is taken, so the master may count on this worker.
+    pub fn ready(&self) {
+        if let Some(notifier) = &self.ready {
+            notifier.ready();
         }
     }
 

@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 use crate::config::{Config, WorkerModel};
 use crate::heartbeat::Slot;
 use crate::log;
+use crate::ready::Notifier;
 use crate::site::handler::Site;
 use crate::site::root::Root;
 use conn::Context;
@@ -30,7 +31,13 @@ use lifecycle::Lifecycle;
 pub const EXIT_BOOT_ERROR: i32 = 3;
 
 /// Runs a worker to the end; the return value is the process's exit code.
-pub fn run(listener: &TcpListener, config: &Config, master: Pid, heartbeat: Option<Slot>) -> i32 {
+pub fn run(
+    listener: &TcpListener,
+    config: &Config,
+    master: Pid,
+    heartbeat: Option<Slot>,
+    ready: Notifier,
+) -> i32 {
     if let Err(e) = lifecycle::install_signal_handlers() {
         log::error(format_args!("worker cannot install signal handlers: {e}"));
         return EXIT_BOOT_ERROR;
@@ -48,7 +55,8 @@ pub fn run(listener: &TcpListener, config: &Config, master: Pid, heartbeat: Opti
         ));
         return EXIT_BOOT_ERROR;
     }
-    let life = Lifecycle::new(master, heartbeat, max_requests(config));
+    crash_if_asked();
+    let life = Lifecycle::new(master, heartbeat, max_requests(config), Some(ready));
     if life.should_stop() {
         return 0;
     }
@@ -69,14 +77,29 @@ pub fn run(listener: &TcpListener, config: &Config, master: Pid, heartbeat: Opti
         config.timeouts,
     );
     match config.worker_model {
-        WorkerModel::Sync => sync::serve(listener, ctx, &life),
+        WorkerModel::Sync => sync::serve(listener, config.accept, ctx, &life),
         WorkerModel::Event => {
             event::raise_nofile_limit();
-            event::serve(listener, ctx, &life, config.max_connections);
+            event::serve(listener, config.accept, ctx, &life, config.max_connections);
         }
     }
     log::flush();
     0
+}
+
+/// Test-only: while the file `PREFORKD_TEST_CRASH_BEFORE_READY` names exists, a worker
+/// exits with status 70 before it is ready, so the crash-loop tests have workers that
+/// die during boot (killing one from outside cannot be timed before its readiness).
+fn crash_if_asked() {
+    if let Some(path) = std::env::var_os("PREFORKD_TEST_CRASH_BEFORE_READY")
+        && std::path::Path::new(&path).exists()
+    {
+        log::warn(format_args!(
+            "PREFORKD_TEST_CRASH_BEFORE_READY: crashing on purpose"
+        ));
+        log::flush();
+        std::process::exit(70);
+    }
 }
 
 /// This worker's request limit: --max-requests plus a pseudo-random share of the

@@ -7,18 +7,26 @@ use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::accept::accept;
+use super::accept::{ListenWait, accept};
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
 use super::transport::Transport;
+use crate::config::AcceptModel;
 
 /// How long a wait may last before the worker looks at its stop flag and its master again.
 const CHECK_EVERY_MS: u16 = 1000;
 
-pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle) {
+pub fn serve(listener: &TcpListener, model: AcceptModel, mut ctx: Context, life: &Lifecycle) {
+    let waiter = match ListenWait::new(listener, model) {
+        Ok(w) => w,
+        Err(e) => {
+            crate::log::error(format_args!("epoll (listener): {e}"));
+            return;
+        }
+    };
+    life.ready();
     while !life.should_stop() {
-        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-        if poll(&mut fds, PollTimeout::from(CHECK_EVERY_MS)).unwrap_or(0) == 0 {
+        if !waiter.wait(CHECK_EVERY_MS) {
             continue;
         }
         // Another worker may have taken it first: the listener is non-blocking.
@@ -26,6 +34,15 @@ pub fn serve(listener: &TcpListener, mut ctx: Context, life: &Lifecycle) {
         let Ok((stream, peer)) = accept(listener) else {
             continue;
         };
+        serve_one(
+            Conn::new(Transport::Plain(stream), peer, &ctx, Instant::now()),
+            &mut ctx,
+            life,
+        );
+    }
+    // What is already queued is answered (with Connection: close): when this worker is
+    // the last to hold its socket (a slot closed by TTOU), nobody else would.
+    while let Ok((stream, peer)) = accept(listener) {
         serve_one(
             Conn::new(Transport::Plain(stream), peer, &ctx, Instant::now()),
             &mut ctx,

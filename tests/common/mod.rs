@@ -75,6 +75,14 @@ pub struct Server {
     pub root: PathBuf,
 }
 
+/// Parses "... worker 123 ready ..." into 123: the master's word that the worker waits
+/// for connections.
+pub fn ready_pid(line: &str) -> Option<i32> {
+    let rest = line.split("worker ").nth(1)?;
+    let (pid, tail) = rest.split_once(' ')?;
+    tail.starts_with("ready").then(|| pid.parse().ok())?
+}
+
 /// Parses "... worker 123 started ..." into 123.
 pub fn started_pid(line: &str) -> Option<i32> {
     let rest = line.split("worker ").nth(1)?;
@@ -120,18 +128,18 @@ impl Server {
         self.child.as_ref().unwrap().id() as i32
     }
 
-    /// Waits until `n` workers have been started in total; returns their pids.
+    /// Waits until `n` workers have become ready in total; returns their pids.
     pub fn wait_workers(&self, n: usize) -> Vec<i32> {
         let mut pids = Vec::new();
         self.log.wait_for(Duration::from_secs(10), |l| {
-            if let Some(p) = started_pid(l) {
+            if let Some(p) = ready_pid(l) {
                 pids.push(p);
             }
             (pids.len() >= n).then_some(())
         });
         assert!(
             pids.len() >= n,
-            "only {} of {n} workers started: {:?}",
+            "only {} of {n} workers ready: {:?}",
             pids.len(),
             self.log.lines()
         );
