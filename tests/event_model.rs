@@ -119,24 +119,29 @@ fn a_reader_that_stops_reading_is_dropped_after_the_send_timeout() {
     );
 }
 
+/// Eight workers, 800 keep-alive connections opened one after another: with a socket
+/// per worker slot (the event model's default) the kernel spreads them, so every worker
+/// holds between half and one and a half times its share. (A shared socket gave the
+/// first idle worker most of them: [334, 11, 254, 145, 35, 6, 15, 0].) The kernel picks
+/// at random, so a worker far outside the bounds is a one-in-millions event, not a
+/// flake: the bounds are five standard deviations from the mean.
 #[test]
-fn both_workers_take_connections() {
+fn eight_workers_each_take_their_share_of_800_connections() {
     let root = site();
-    let srv = start(root.path(), &["-w", "2", "--keepalive-timeout", "30"]);
+    let srv = start(root.path(), &["-w", "8", "--keepalive-timeout", "60"]);
     let workers = srv.worker_pids();
-    assert_eq!(workers.len(), 2);
+    assert_eq!(workers.len(), 8);
     let baseline: Vec<usize> = workers.iter().map(|&p| open_sockets(p)).collect();
-    // Hold many connections at once; with EPOLLEXCLUSIVE each new one wakes an idle worker.
-    let conns = idle_clients(srv.addr, 200);
+    let conns = idle_clients(srv.addr, 800);
     let held: Vec<usize> = workers
         .iter()
         .zip(&baseline)
         .map(|(&p, &b)| open_sockets(p) - b)
         .collect();
     eprintln!("connections per worker: {held:?}");
-    assert_eq!(held.iter().sum::<usize>(), 200);
+    assert_eq!(held.iter().sum::<usize>(), 800);
     assert!(
-        held.iter().all(|&c| c > 0),
+        held.iter().all(|&c| (50..=150).contains(&c)),
         "connections per worker: {held:?}"
     );
     drop(conns);

@@ -7,8 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use common::{
-    RequestLoop, Server, alive, command, send, send_delivered, site, started_pid, try_get,
-    wait_until,
+    RequestLoop, Server, alive, command, send, send_delivered, site, try_get, wait_until,
 };
 
 #[test]
@@ -177,30 +176,106 @@ fn idle_workers_are_not_mistaken_for_hung_ones() {
     assert_eq!(srv.get("/page.html").status, 200);
 }
 
+/// Workers that die before they are ready are a crash loop: the master backs off.
+/// Once they can boot again, the pool is topped up and serves.
 #[test]
-fn quick_repeated_crashes_back_off() {
+fn workers_crashing_before_ready_back_off() {
     let root = site();
-    let srv = Server::start(root.path(), &["-w", "1"]);
-    // Kill each new worker as soon as it appears: a crash loop.
-    let mut seen = vec![];
-    for _ in 0..4 {
-        let pid = srv
-            .log
-            .wait_for(Duration::from_secs(10), |l| {
-                started_pid(l).filter(|p| !seen.contains(p))
-            })
-            .expect("a new worker");
-        seen.push(pid);
-        wait_until(Duration::from_secs(2), || alive(pid));
-        send(pid, libc::SIGKILL);
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let crash = dir.path().join("crash");
+    let mut cmd = command(root.path(), "127.0.0.1:0", &["-w", "1"]);
+    cmd.env("PREFORKD_TEST_CRASH_BEFORE_READY", &crash);
+    let srv = Server::start_cmd(cmd, root.path(), 1);
+    let first = srv.worker_pids()[0];
+    std::fs::write(&crash, "").unwrap();
+    // Killed after it was ready: replaced at once; its replacements then crash at boot.
+    send(first, libc::SIGKILL);
     let line = srv.expect_line("quick crashes in a row", Duration::from_secs(10));
     assert!(line.contains("waiting"), "{line}");
-    // Backoff delays, but the pool is topped up again and serves.
-    assert!(wait_until(Duration::from_secs(15), || srv
-        .worker_pids()
-        .len()
-        == 1));
+    assert!(
+        srv.log.count("crashing on purpose") >= 2,
+        "{:?}",
+        srv.log.lines()
+    );
+    std::fs::remove_file(&crash).unwrap();
+    srv.log
+        .wait_for(Duration::from_secs(15), |l| {
+            common::ready_pid(l).filter(|p| *p != first)
+        })
+        .unwrap_or_else(|| panic!("no worker got ready again: {:?}", srv.log.lines()));
+    assert_eq!(srv.get("/page.html").status, 200);
+}
+
+/// SIGKILL to a random ready worker every 250 ms under a request loop, as an OOM
+/// killer might: each is replaced at once (no crash backoff: they were ready), the
+/// pool never has fewer than N - 1 live workers, a kill costs at most the one request
+/// the victim held, and no client waits for a queue nobody takes from.
+#[test]
+fn workers_killed_after_ready_are_replaced_at_once_under_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const N: usize = 4;
+    const KILLS: usize = 12;
+    let root = site();
+    let srv = Server::start(root.path(), &["-w", "4"]);
+    let master = srv.pid();
+    let stop = Arc::new(AtomicBool::new(false));
+    let fewest = Arc::new(AtomicUsize::new(N));
+    let sampler = {
+        let (stop, fewest) = (stop.clone(), fewest.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                fewest.fetch_min(common::live_children(master).len(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let loops = [
+        RequestLoop::start(srv.addr, "/page.html"),
+        RequestLoop::start(srv.addr, "/1k.html"),
+    ];
+    for lp in &loops {
+        lp.wait_more(20);
+    }
+    let mut known: Vec<i32> = srv.worker_pids();
+    for i in 0..KILLS {
+        let workers = common::live_children(master);
+        let victim = workers[(i * 7 + 3) % workers.len()];
+        send(victim, libc::SIGKILL);
+        // The next kill comes 250 ms later; the replacement must be ready long before.
+        let replacement = srv
+            .log
+            .wait_for(Duration::from_secs(5), |l| {
+                common::ready_pid(l).filter(|p| !known.contains(p))
+            })
+            .unwrap_or_else(|| panic!("no replacement for {victim}: {:?}", srv.log.lines()));
+        known.push(replacement);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for lp in &loops {
+        lp.wait_more(20);
+    }
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let mut failures = Vec::new();
+    for (i, lp) in loops.into_iter().enumerate() {
+        failures.extend(lp.finish(&format!("kill storm loop {i}")).1);
+    }
+    let lines = srv.log.lines();
+    assert_eq!(srv.log.count("quick crashes"), 0, "{lines:?}");
+    assert!(failures.len() <= KILLS, "{failures:?}");
+    assert!(
+        !failures
+            .iter()
+            .any(|f| f.contains("timed out") || f.contains("temporarily unavailable")),
+        "a client timed out: {failures:?}"
+    );
+    let fewest = fewest.load(Ordering::Relaxed);
+    assert!(fewest >= N - 1, "the pool fell to {fewest} live workers");
+    assert!(wait_until(
+        Duration::from_secs(5),
+        || common::live_children(master).len() == N
+    ));
     assert_eq!(srv.get("/page.html").status, 200);
 }
 

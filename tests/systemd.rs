@@ -11,11 +11,8 @@ use std::time::Duration;
 
 use common::{BIN, Server, model_args, site};
 
-#[test]
-fn socket_activation_serves_the_socket_systemd_passed() {
-    let root = site();
-    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = socket.local_addr().unwrap();
+/// Starts preforkd as systemd would, with `socket` as descriptor 3 and `args`.
+fn activated(root: &std::path::Path, socket: &impl AsRawFd, args: &[&str]) -> Server {
     let fd = socket.as_raw_fd();
     // LISTEN_PID must be the server's own pid: a shell sets it to its $$ and then
     // becomes the server with exec, keeping both the pid and descriptor 3.
@@ -24,8 +21,9 @@ fn socket_activation_serves_the_socket_systemd_passed() {
         .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"")
         .arg(BIN)
         .args(["-w", "2", "-b", "127.0.0.1:1", "-r"])
-        .arg(root.path())
-        .args(model_args());
+        .arg(root)
+        .args(model_args())
+        .args(args);
     // SAFETY: dup2 and fcntl are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
@@ -37,10 +35,55 @@ fn socket_activation_serves_the_socket_systemd_passed() {
             Ok(())
         });
     }
-    let srv = Server::start_cmd(cmd, root.path(), 2);
+    Server::start_cmd(cmd, root, 2)
+}
+
+/// systemd's socket without ReusePort=yes cannot join a group of slot sockets: its one
+/// queue is shared by every worker, and the log says so.
+#[test]
+fn socket_activation_serves_the_socket_systemd_passed() {
+    let root = site();
+    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let srv = activated(root.path(), &socket, &[]);
     assert_eq!(srv.addr, addr, "served the inherited socket, not --bind");
     srv.expect_line("(socket from systemd)", Duration::from_secs(1));
+    srv.expect_line("accept shared", Duration::from_secs(1));
+    assert_eq!(common::socket_inodes(srv.pid()).len(), 1);
     assert_eq!(srv.get("/page.html").status, 200);
+}
+
+/// With ReusePort=yes the passed socket becomes slot 0 and the master binds the others
+/// beside it, joining its group.
+#[test]
+fn socket_activation_with_reuseport_grows_into_slot_sockets() {
+    let root = site();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_reuse_port(true).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(128).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let srv = activated(root.path(), &socket, &["--accept", "reuseport"]);
+    assert_eq!(srv.addr, addr);
+    srv.expect_line("accept reuseport (2 sockets)", Duration::from_secs(1));
+    let slots = common::socket_inodes(srv.pid());
+    assert_eq!(slots.len(), 2);
+    let passed = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+    let passed = passed.to_string_lossy();
+    assert!(
+        slots.iter().any(|i| passed == format!("socket:[{i}]")),
+        "{passed} is not among the master's sockets {slots:?}"
+    );
+    for _ in 0..20 {
+        assert_eq!(srv.get("/page.html").status, 200);
+    }
 }
 
 #[test]

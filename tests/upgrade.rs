@@ -1,4 +1,4 @@
-//! USR2 binary upgrade: the new master inherits the socket; WINCH + QUIT finish it,
+//! USR2 binary upgrade: the new master inherits the sockets; WINCH + QUIT finish it,
 //! HUP + QUIT to the new master roll it back. A request loop runs throughout.
 
 mod common;
@@ -54,6 +54,8 @@ fn usr2_winch_quit_upgrades_without_a_failed_request() {
 
     let new = upgrade(&srv, 2);
     assert_eq!(pid_files(&pid_file), (Some(new), Some(old)));
+    // Every slot socket passed on, in order, none bound anew.
+    assert_eq!(common::socket_inodes(new), common::socket_inodes(old));
     lp.wait_more(50);
 
     send(old, libc::SIGWINCH);

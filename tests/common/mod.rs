@@ -688,3 +688,31 @@ pub fn freeze(pid: i32) {
         "{pid} did not stop"
     );
 }
+
+// ---- Sockets a process holds ----
+
+/// The inodes of the sockets `pid` has open ("socket:[123]"), sorted. For a master these
+/// are exactly its listening sockets: its pipes and files are not sockets.
+pub fn socket_inodes(pid: i32) -> Vec<u64> {
+    let mut out: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let link = std::fs::read_link(e.path()).ok()?;
+                    let link = link.to_string_lossy();
+                    link.strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The ready workers of a master: its live children (a zombie is not a worker).
+pub fn live_children(pid: i32) -> Vec<i32> {
+    children(pid).into_iter().filter(|p| alive(*p)).collect()
+}
