@@ -5,8 +5,8 @@
 //! 1. note the workers that became ready, reap dead ones;
 //! 2. act on each queued signal by name, in arrival order, as often as it came: these
 //!    change what the pool should be (HUP, TTIN, TTOU, WINCH) or stop it;
-//! 3. unless stopping: abort workers that missed their heartbeat, kill those past a
-//!    deadline, then fork a worker for every slot of the current generation that lacks
+//! 3. unless stopping: abort workers that missed their heartbeat, retire a worker whose
+//!    slot's queue waits on its silence, kill those past a deadline, then fork a worker for every slot of the current generation that lacks
 //!    one, and retire the workers a ready one replaces. Forking only here is what makes
 //!    a reload or TTIN taken in the same batch as a stop fork nothing;
 //! 4. while stopping: wait for the workers to go, killing them at the stop's deadline;
@@ -39,7 +39,7 @@ use self::sockets::Sockets;
 use self::upgrade::Invocation;
 use self::workers::Workers;
 use crate::config::file as config_file;
-use crate::config::{Config, WorkerModel};
+use crate::config::{AcceptModel, Config, WorkerModel};
 use crate::heartbeat::Board;
 use crate::log;
 use crate::ready::ReadyPipe;
@@ -114,6 +114,7 @@ fn start(
     };
     let mut sockets = sockets;
     sockets.resize(config.workers)?;
+    let accept_asked = config.accept;
     let mut config = config;
     config.accept = sockets.model();
     let parent = nix::unistd::getppid();
@@ -145,6 +146,7 @@ fn start(
     Ok(Arbiter {
         config,
         invocation,
+        accept_asked,
         sockets,
         signals,
         ready,
@@ -176,6 +178,8 @@ const FAST_STOP_GRACE: Duration = Duration::from_secs(5);
 struct Arbiter {
     config: Config,
     invocation: Invocation,
+    /// What --accept asked for; `config.accept` is what the sockets allow (sockets.rs).
+    accept_asked: AcceptModel,
     sockets: Sockets,
     signals: SignalQueue,
     /// Workers say here that they wait for connections.
@@ -215,6 +219,7 @@ impl Arbiter {
             self.stop_if_boot_failed();
             if self.stop.is_none() {
                 self.murder_hung_workers();
+                self.relieve_stalled_slots();
                 self.workers.kill_overdue();
                 self.manage_workers();
             } else if self.drained() {
@@ -338,13 +343,13 @@ impl Arbiter {
             config.bind = old.bind;
             config.backlog = old.backlog;
         }
-        if config.accept != old.accept {
+        if config.accept != self.accept_asked {
             log::warn(format_args!(
                 "reload: --accept changes only with a restart or a USR2 upgrade; keeping {}",
                 sockets::name(old.accept)
             ));
-            config.accept = old.accept;
         }
+        config.accept = old.accept;
         if config.process.daemon != old.process.daemon
             || config.process.pid_file != old.process.pid_file
         {
@@ -475,7 +480,6 @@ impl Arbiter {
         if let Some(timeout) = self.config.process.timeout {
             self.workers.abort_hung(&self.board, timeout);
         }
-        self.relieve_stalled_slots();
     }
 
     /// With a socket per slot, a worker that stops taking connections (stopped, stuck

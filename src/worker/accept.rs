@@ -30,17 +30,51 @@ pub fn listen_interest(model: AcceptModel) -> EpollFlags {
     }
 }
 
-/// A sync worker's wait for its listener: an epoll set holding only it, so that the
-/// accept model's interest applies to the sync model too.
-pub struct ListenWait {
-    epoll: Epoll,
+/// With EPOLLEXCLUSIVE the kernel wakes the first idle waiter in the socket's wait
+/// queue, which is the first worker that registered: a worker that keeps up takes
+/// nearly every connection ([1, 799, 0, 0, 0, 0, 0, 0] of 800 at -w 8). So after this
+/// many accepts a worker registers the socket again, which moves it to the back of the
+/// queue (nginx does the same), and the next idle worker takes the next ones.
+pub const REQUEUE_EVERY: u64 = 16;
+
+/// Moves this worker's registration of `listener` to the back of the socket's wait
+/// queue (see [`REQUEUE_EVERY`]).
+pub fn requeue(epoll: &Epoll, listener: &TcpListener, event: EpollEvent) -> nix::Result<()> {
+    epoll.delete(listener.as_fd())?;
+    epoll.add(listener.as_fd(), event)
 }
 
-impl ListenWait {
-    pub fn new(listener: &TcpListener, model: AcceptModel) -> nix::Result<ListenWait> {
+/// A sync worker's wait for its listener: an epoll set holding only it, so that the
+/// accept model's interest applies to the sync model too.
+pub struct ListenWait<'a> {
+    epoll: Epoll,
+    listener: &'a TcpListener,
+    event: EpollEvent,
+    /// Connections accepted: with EPOLLEXCLUSIVE, every REQUEUE_EVERY-th requeues.
+    accepted: Option<u64>,
+}
+
+impl<'a> ListenWait<'a> {
+    pub fn new(listener: &'a TcpListener, model: AcceptModel) -> nix::Result<ListenWait<'a>> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
-        epoll.add(listener.as_fd(), EpollEvent::new(listen_interest(model), 0))?;
-        Ok(ListenWait { epoll })
+        let event = EpollEvent::new(listen_interest(model), 0);
+        epoll.add(listener.as_fd(), event)?;
+        Ok(ListenWait {
+            epoll,
+            listener,
+            event,
+            accepted: (model == AcceptModel::Exclusive).then_some(0),
+        })
+    }
+
+    /// Notes an accepted connection.
+    pub fn accepted(&mut self) {
+        if let Some(n) = &mut self.accepted {
+            *n += 1;
+            if *n % REQUEUE_EVERY == 0 {
+                let _ = requeue(&self.epoll, self.listener, self.event);
+            }
+        }
     }
 
     /// Waits up to `ms` for a connection to take; false on timeout or a signal.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::accept::{accept, listen_interest};
+use super::accept::{REQUEUE_EVERY, accept, listen_interest, requeue};
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
 use super::transport::Transport;
@@ -114,6 +114,8 @@ struct EventLoop<'a> {
     listening: bool,
     /// The queue was emptied once on the way out (see `run`).
     drained: bool,
+    /// Connections accepted: with EPOLLEXCLUSIVE, every REQUEUE_EVERY-th requeues.
+    accepted: Option<u64>,
     slab: Slab,
     ctx: Context,
     life: &'a Lifecycle,
@@ -145,6 +147,7 @@ impl<'a> EventLoop<'a> {
             listen_event,
             listening: true,
             drained: false,
+            accepted: (model == AcceptModel::Exclusive).then_some(0),
             slab: Slab::default(),
             ctx,
             life,
@@ -272,6 +275,12 @@ impl<'a> EventLoop<'a> {
             // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
             Err(_) => return false,
         };
+        if let Some(n) = &mut self.accepted {
+            *n += 1;
+            if *n % REQUEUE_EVERY == 0 && self.listening {
+                let _ = requeue(&self.epoll, self.listener, self.listen_event);
+            }
+        }
         let mut conn = Conn::new(Transport::Plain(stream), peer, &self.ctx, now);
         // The request usually arrives with the connection: answer it now. A client
         // that closes after one response (HTTP/1.0, `ab`) then never costs an

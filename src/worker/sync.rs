@@ -17,7 +17,7 @@ use crate::config::AcceptModel;
 const CHECK_EVERY_MS: u16 = 1000;
 
 pub fn serve(listener: &TcpListener, model: AcceptModel, mut ctx: Context, life: &Lifecycle) {
-    let waiter = match ListenWait::new(listener, model) {
+    let mut waiter = match ListenWait::new(listener, model) {
         Ok(w) => w,
         Err(e) => {
             crate::log::error(format_args!("epoll (listener): {e}"));
@@ -34,6 +34,7 @@ pub fn serve(listener: &TcpListener, model: AcceptModel, mut ctx: Context, life:
         let Ok((stream, peer)) = accept(listener) else {
             continue;
         };
+        waiter.accepted();
         serve_one(
             Conn::new(Transport::Plain(stream), peer, &ctx, Instant::now()),
             &mut ctx,
