@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: preforkd (event and sync worker models) against
-# nginx (default-like and tuned configs) and lighttpd, same document root,
-# same worker count, same keep-alive, access logs off, all on 127.0.0.1.
+# Side-by-side benchmark: preforkd (event and sync worker models, and the event model
+# under each --accept model) against nginx (default-like, tuned and tuned + reuseport
+# configs) and lighttpd, same document root, same worker count, same keep-alive, access
+# logs off, all on 127.0.0.1.
 #
 # Usage:  scripts/bench.sh              full run (long: see the estimate it prints)
 #         QUICK=1 scripts/bench.sh      smoke run (2 s wrk, ab -n 5000, 1 rep, workers 1 2,
@@ -9,12 +10,25 @@
 # Env:    WORKERS="1 2 4 8"  REPS=3  WRK_D=10s  STARV_D=5s  AB_N=50000  AB_C=100
 #         WRK_T=1  wrk threads in s1 and s3
 #         IDLE_N=1000  PROBES=20  PROBE_TIMEOUT=2
-#         SERVERS="nginx nginx-tuned lighttpd preforkd-event preforkd-sync"
+#         SERVERS="nginx nginx-tuned lighttpd preforkd-event preforkd-sync"  the default; all kinds:
+#           nginx            nginx defaults that matter here (sendfile on, no open_file_cache)
+#           nginx-tuned      sendfile off for small files, open_file_cache
+#           nginx-reuseport  nginx-tuned with `listen ... reuseport`: one SO_REUSEPORT socket
+#                            per worker (accept_mutex stays off, nginx's default)
+#           lighttpd         server.max-worker = N (forked children sharing one socket)
+#           preforkd-event   --worker-model event, the binary's default accept model
+#           preforkd-sync    --worker-model sync, the binary's default accept model
+#           preforkd-reuseport | preforkd-shared | preforkd-exclusive
+#                            --worker-model event --accept reuseport|shared|exclusive: one
+#                            SO_REUSEPORT socket per worker slot / one socket polled by every
+#                            worker / one socket registered with EPOLLEXCLUSIVE
 #         PREFORKD=target/release/preforkd (built with cargo if missing and at the default path;
-#                  a missing/failing binary or a rejected --worker-model is skipped with a note)
+#                  a missing/failing binary or a rejected --worker-model/--accept is skipped
+#                  with a note)
 #         KEEPALIVE_TIMEOUT=65 KEEPALIVE_REQUESTS=1000   (nginx and lighttpd)
 #         OUTDIR=scripts/results   KEEP_TMP=1 keeps the temp dir (configs, logs, raw outputs)
-#         SCENARIOS="s1 s2 s3 s4"  a subset runs only those (s5 idle memory is always taken)
+#         SCENARIOS="s1 s2 s3 s4 s6"  a subset runs only those (s5 idle memory is always taken)
+#         BAL_CONNS=800  connections opened in s6
 #
 # Scenarios (per server and worker count; each run on a freshly started server, the servers
 # taking turns scenario by scenario, A B C then C B A in the next repetition; medians and
@@ -32,6 +46,12 @@
 #       wrk -t1 -c10 -d$STARV_D --latency and $PROBES sequential fresh curl probes
 #       (-m $PROBE_TIMEOUT): req/s, p99, starved probes
 #   s5  RSS/PSS summed over the server's process tree, idle and peak during s1; per-worker RSS
+#   s6  balance (scripts/balance.py): $BAL_CONNS keep-alive connections opened one after
+#       another, one GET /1k.html each, all held; then the sockets each worker holds
+#       (/proc/PID/fd, minus its count before): per-worker counts, min/mean and max/mean.
+#       The connections arrive while every worker idles, so this shows how the accept
+#       model hands out connections (a shared socket woken in every worker can give most
+#       of them to one worker, which then serves them all alone)
 # Output: markdown tables on stdout (also OUTDIR/bench-<date>.md), OUTDIR/bench-<date>.csv,
 #         OUTDIR/bench.png (gnuplot, s1 req/s against workers).
 set -euo pipefail
@@ -40,6 +60,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 lib="$here/benchlib.py"
 idle_py="$here/idle_clients.py"
+balance_py="$here/balance.py"
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -61,7 +82,8 @@ KEEPALIVE_TIMEOUT=${KEEPALIVE_TIMEOUT:-65}
 KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000}
 OUTDIR=${OUTDIR:-$here/results}
 KEEP_TMP=${KEEP_TMP:-0}
-SCENARIOS=${SCENARIOS:-"s1 s2 s3 s4"}
+SCENARIOS=${SCENARIOS:-"s1 s2 s3 s4 s6"}
+BAL_CONNS=${BAL_CONNS:-800}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -157,10 +179,13 @@ note() { # server workers text
 }
 
 conf_nginx() { # kind workers port dir -> config path
-    local kind=$1 w=$2 port=$3 dir=$4 sendfile_loc=""
+    local kind=$1 w=$2 port=$3 dir=$4 sendfile_loc="" listen_opts=""
     mkdir -p "$dir"
     local common="sendfile on;"
-    if [[ $kind == nginx-tuned ]]; then
+    # reuseport: the master opens one SO_REUSEPORT socket per worker and the kernel hashes
+    # each new connection to one of them; accept_mutex is left at its default (off)
+    [[ $kind == nginx-reuseport ]] && listen_opts=" reuseport"
+    if [[ $kind == nginx-tuned || $kind == nginx-reuseport ]]; then
         common="sendfile off;                 # small files: plain read/write beats sendfile
         open_file_cache max=1000 inactive=20s;
         open_file_cache_valid 1s;"
@@ -173,10 +198,10 @@ worker_processes $w;
 master_process on;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-worker_rlimit_nofile $((2 * (IDLE_N + 1024) + 64));
+worker_rlimit_nofile $((2 * ((IDLE_N > BAL_CONNS ? IDLE_N : BAL_CONNS) + 1024) + 64));
 # sized for the scenarios: nginx preallocates connection/event arrays per worker, so a huge
 # value would inflate its memory figures
-events { worker_connections $((IDLE_N + 1024)); }
+events { worker_connections $(((IDLE_N > BAL_CONNS ? IDLE_N : BAL_CONNS) + 1024)); }
 http {
     types { text/html html; text/css css; image/png png; application/octet-stream bin; }
     default_type application/octet-stream;
@@ -192,7 +217,7 @@ http {
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$listen_opts;
         server_name localhost;
         root $docroot;
         location / { }
@@ -230,9 +255,10 @@ EOF
 
 have_server() { # name -> 0 if its binary exists (records a note otherwise)
     case $1 in
-        nginx | nginx-tuned) command -v nginx >/dev/null 2>&1 || { echo "nginx not installed (apt-get install nginx)"; return 1; } ;;
+        nginx | nginx-tuned | nginx-reuseport) command -v nginx >/dev/null 2>&1 || { echo "nginx not installed (apt-get install nginx)"; return 1; } ;;
         lighttpd) command -v lighttpd >/dev/null 2>&1 || { echo "lighttpd not installed (apt-get install lighttpd)"; return 1; } ;;
-        preforkd-*) [[ -x $PREFORKD ]] || { echo "preforkd binary $PREFORKD missing or not built"; return 1; } ;;
+        preforkd-event | preforkd-sync | preforkd-reuseport | preforkd-shared | preforkd-exclusive)
+            [[ -x $PREFORKD ]] || { echo "preforkd binary $PREFORKD missing or not built"; return 1; } ;;
         *) echo "unknown server name"; return 1 ;;
     esac
 }
@@ -245,7 +271,7 @@ start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does n
     local name=$1 w=$2 port=$3 dir=$4 conf
     mkdir -p "$dir"
     case $name in
-        nginx | nginx-tuned)
+        nginx | nginx-tuned | nginx-reuseport)
             conf=$(conf_nginx "$name" "$w" "$port" "$dir")
             setsid nginx -p "$dir/" -e "$dir/error.log" -c "$conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
             ;;
@@ -256,6 +282,10 @@ start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does n
         preforkd-event | preforkd-sync)
             setsid "$PREFORKD" -w "$w" -r "$docroot" -b "127.0.0.1:$port" --worker-model "${name#preforkd-}" \
                 "${PREFORKD_EXTRA[@]}" >"$dir/stdout.log" 2>"$dir/error.log" &
+            ;;
+        preforkd-reuseport | preforkd-shared | preforkd-exclusive)
+            setsid "$PREFORKD" -w "$w" -r "$docroot" -b "127.0.0.1:$port" --worker-model event \
+                --accept "${name#preforkd-}" "${PREFORKD_EXTRA[@]}" >"$dir/stdout.log" 2>"$dir/error.log" &
             ;;
     esac
     SRV_PID=$!
@@ -268,6 +298,20 @@ start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does n
         sleep 0.05
     done
     ((i < 200)) || return 1
+    # preforkd answers as soon as its master listens, possibly before every worker waits
+    # for connections; one that is not waiting yet gets no share of s6's connections.
+    # Binaries that log "worker PID ready" are waited for until N such lines; older ones
+    # log only "worker PID started": N of those and no "ready" line for 0.5 s will do.
+    if [[ $name == preforkd-* ]]; then
+        local ready started
+        for ((i = 0; i < 60; i++)); do
+            ready=$(grep -c 'worker [0-9]* ready' "$dir/error.log" 2>/dev/null || true)
+            started=$(grep -c 'worker [0-9]* started' "$dir/error.log" 2>/dev/null || true)
+            ((${ready:-0} >= w)) && break
+            ((${ready:-0} == 0 && ${started:-0} >= w && i >= 10)) && break
+            sleep 0.05
+        done
+    fi
     # Let the worker processes come up (bounded), so idle memory covers all of them.
     local want=$((w + 1))
     [[ $name == lighttpd && $w == 1 ]] && want=1
@@ -368,6 +412,27 @@ run_session() { # server workers rep scenario
         recs "$srv" "$w" "$rep" s3 "$R" mib_s
     fi
 
+    # s6 balance: connections opened one by one while the workers idle, all held
+    if [[ $sc == s6 ]]; then
+        out=$dir/s6-balance.txt
+        local wopt=(--workers "$w")
+        # lighttpd with one worker is one process (no children): balance.py then counts
+        # the master itself as the only worker
+        [[ $srv == lighttpd && $w == 1 ]] && wopt=()
+        # balance.py stops at the first connection unanswered for 10 s (a sync worker holds
+        # its one keep-alive connection); this bounds the rest
+        timeout 120 python3 "$balance_py" --port "$port" --master "$pid" --conns "$BAL_CONNS" \
+            "${wopt[@]}" >"$out" 2>&1 || true
+        r=$(grep '^BALANCE' "$out" | head -n 1 || true)
+        if [[ -n $r ]]; then
+            recs "$srv" "$w" "$rep" s6 "$r" balance_min_ratio=min_ratio balance_max_ratio=max_ratio \
+                balance_mean=mean balance_counts=counts balance_counted=counted \
+                balance_answered=answered balance_stalls=stalls balance_closed=closed_by_server
+        else
+            note "$srv" "$w" "s6 balance gave no result: $(tail -n 1 "$out" 2>/dev/null || true)"
+        fi
+    fi
+
     [[ $sc == s4 ]] || { stop_server "$pid"; return 0; }
 
     # s4 starvation: idle keep-alive connections held while fresh clients are measured
@@ -427,6 +492,7 @@ done
 
 nw=$(wc -w <<<"$WORKERS")
 per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 25))
+want s6 && per=$((per + 3))
 {
     echo "# preforkd benchmark"
     echo
@@ -443,7 +509,7 @@ per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 25))
     fi
     echo "- servers: ${active[*]:-none}; workers: $WORKERS; reps: $REPS"
     echo "- wrk -t$WRK_T -c100/-c16 -d$WRK_D; ab -n $AB_N -c $AB_C -r; starvation: $IDLE_N idle conns," \
-        "wrk -c10 -d$STARV_D, $PROBES probes -m $PROBE_TIMEOUT"
+        "wrk -c10 -d$STARV_D, $PROBES probes -m $PROBE_TIMEOUT; balance: $BAL_CONNS conns"
     echo "- keep-alive: timeout ${KEEPALIVE_TIMEOUT}s for all (preforkd via --keepalive-timeout when it has it)," \
         "max $KEEPALIVE_REQUESTS requests per connection for nginx/lighttpd; access logs off everywhere"
     echo "- client and servers share the same $(nproc) cores (no pinning)"
@@ -458,7 +524,7 @@ per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 25))
 # seconds apart; the order reverses every repetition (A B C, C B A, ...) so that neither
 # end of a round is favoured by drift on the host.
 runs=()
-for sc in s1 s2 s3 s4; do want "$sc" && runs+=("$sc"); done
+for sc in s1 s2 s3 s4 s6; do want "$sc" && runs+=("$sc"); done
 ((${#runs[@]})) || runs=(s5)
 reversed=()
 for ((i = ${#active[@]} - 1; i >= 0; i--)); do reversed+=("${active[i]}"); done

@@ -7,8 +7,8 @@ Subcommands:
   mem PID             memory of PID and all its descendants
                       -> "rss_kib=.. pss_kib=.. procs=.. worker_rss_kib=.."
   tree PID            PID and all its descendants, one per line
-  cpu PID             CPU time (user + system) used so far by PID and its descendants
-                      -> "cpu_ms=.."
+  cpu PID             CPU time (user + system) used so far by PID and its descendants,
+                      reaped ones included -> "cpu_ms=.."
   per START END N     (END - START) ms of CPU over N requests -> microseconds per request
   sample PID SECS OUT sample `mem PID` every 0.5 s for SECS seconds (or until
                       SIGTERM), write the peak to OUT as "rss_kib=.. pss_kib=.."
@@ -153,7 +153,10 @@ def cpu_ms(pid):
         except OSError:
             continue
         # utime and stime are fields 14 and 15 of stat; [0] here is field 3 (state).
-        ticks += int(fields[11]) + int(fields[12])
+        # cutime and cstime (16, 17) hold the CPU of children already reaped: a worker
+        # that exits between two readings (--max-requests, a crash) moves its whole time
+        # into its master's, so the difference of two readings still counts it once.
+        ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
 
 
@@ -219,6 +222,8 @@ TARGETS = [
     ("s3", "mib_s", "lighttpd", 1.1),
     ("s4", "rps", "nginx", 1.0),
 ]
+# Metrics whose values are text, not numbers (one worker's "800" is still a list).
+TEXT_METRICS = {"balance_counts"}
 # A load tool above this share of its one core was the bottleneck of that run.
 CLIENT_BOUND_PCT = 90.0
 MEM = [("idle_rss_kib", "idle RSS"), ("idle_pss_kib", "idle PSS"),
@@ -236,6 +241,7 @@ def _fmt(v, nd=1):
 def report(csv_path, outdir):
     vals = {}
     by_rep = {}  # (scenario, metric, server, workers) -> {rep: value}
+    texts = {}   # the same for values that are not numbers (s6 per-worker counts)
     order, seen_w = [], set()
     notes = []
     with open(csv_path) as f:
@@ -243,11 +249,14 @@ def report(csv_path, outdir):
             if row["scenario"] == "note":
                 notes.append("%s (workers=%s): %s" % (row["server"], row["workers"], row["metric"]))
                 continue
+            key = (row["scenario"], row["metric"], row["server"], int(row["workers"]))
+            if row["metric"] in TEXT_METRICS:
+                texts.setdefault(key, {})[row["rep"]] = row["value"]
+                continue
             try:
                 v = float(row["value"])
             except ValueError:
                 continue
-            key = (row["scenario"], row["metric"], row["server"], int(row["workers"]))
             vals.setdefault(key, []).append(v)
             by_rep.setdefault(key, {})[row["rep"]] = v
             if row["server"] not in order:
@@ -270,6 +279,8 @@ def report(csv_path, outdir):
     print("Values are medians over up to %d repetition(s); ratio = value / nginx "
           "(same workers).\n" % nreps)
     for sc, title, metric, unit, extra in SCEN:
+        if not any(g(sc, metric, srv, w) is not None for w in workers for srv in order):
+            continue  # not run (SCENARIOS)
         print("### " + title + "\n")
         hdr = ["server", "workers", "value (%s)" % unit, "ratio to nginx"] + [e[1] for e in extra]
         print("| " + " | ".join(hdr) + " |")
@@ -301,6 +312,7 @@ def report(csv_path, outdir):
                 cells.append(_fmt(x / 1024 if x is not None else None))
             print("| " + " | ".join(cells) + " |")
     print()
+    balance(g, texts, order, workers)
     targets(g, by_rep, workers)
     if notes:
         print("Notes:")
@@ -339,6 +351,39 @@ def report(csv_path, outdir):
             print("Plot: %s" % png)
         except (OSError, subprocess.SubprocessError) as e:
             print("Plot: gnuplot failed (%s)" % e)
+
+
+def balance(g, texts, order, workers):
+    """Scenario 6: how the connections opened one by one ended up spread over the
+    workers (1.00 / 1.00 is perfectly even)."""
+    rows = []
+    for w in workers:
+        for srv in order:
+            lo, hi = g("s6", "balance_min_ratio", srv, w), g("s6", "balance_max_ratio", srv, w)
+            if lo is None and hi is None:
+                continue
+            counts = texts.get(("s6", "balance_counts", srv, w), {})
+            mean, n = g("s6", "balance_mean", srv, w), g("s6", "balance_counted", srv, w)
+            ans = g("s6", "balance_answered", srv, w)
+            stalls = g("s6", "balance_stalls", srv, w)
+            rows.append([srv, str(w), _fmt(lo, 2), _fmt(hi, 2), _fmt(mean, 1),
+                         "; ".join(counts[r].replace("/", " ") for r in sorted(counts)) or "-",
+                         "%s / %s%s" % (_fmt(n, 0), _fmt(ans, 0),
+                                        " (stalled)" if stalls else "")])
+    if not rows:
+        return
+    print("### Scenario 6: balance (keep-alive connections opened one after another and held; "
+          "connections per worker)\n")
+    print("min/mean and max/mean are medians over repetitions (1.00 both = even); counts are "
+          "per worker in pid order, one group per repetition. Stalled: a new connection got "
+          "no answer in 10 s (every worker busy), so the rest were not opened.\n")
+    hdr = ["server", "workers", "min/mean", "max/mean", "mean per worker",
+           "per-worker counts", "counted / answered"]
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
 
 
 def targets(g, by_rep, workers):
