@@ -38,8 +38,6 @@ fn activated(root: &std::path::Path, socket: &impl AsRawFd, args: &[&str]) -> Se
     Server::start_cmd(cmd, root, 2)
 }
 
-/// systemd's socket without ReusePort=yes cannot join a group of slot sockets: its one
-/// queue is shared by every worker, and the log says so.
 #[test]
 fn socket_activation_serves_the_socket_systemd_passed() {
     let root = site();
@@ -48,9 +46,22 @@ fn socket_activation_serves_the_socket_systemd_passed() {
     let srv = activated(root.path(), &socket, &[]);
     assert_eq!(srv.addr, addr, "served the inherited socket, not --bind");
     srv.expect_line("(socket from systemd)", Duration::from_secs(1));
-    srv.expect_line("accept shared", Duration::from_secs(1));
-    assert_eq!(common::socket_inodes(srv.pid()).len(), 1);
     assert_eq!(srv.get("/page.html").status, 200);
+}
+
+/// systemd's socket without ReusePort=yes cannot join a group of slot sockets: asked
+/// for reuseport, every worker accepts from the one socket, and the log says why.
+#[test]
+fn socket_activation_without_reuseport_is_shared_by_the_workers() {
+    let root = site();
+    let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+    let srv = activated(root.path(), &socket, &["--accept", "reuseport"]);
+    srv.expect_line("lacks SO_REUSEPORT", Duration::from_secs(1));
+    srv.expect_line("accept exclusive", Duration::from_secs(1));
+    assert_eq!(common::socket_inodes(srv.pid()).len(), 1);
+    for _ in 0..20 {
+        assert_eq!(srv.get("/page.html").status, 200);
+    }
 }
 
 /// With ReusePort=yes the passed socket becomes slot 0 and the master binds the others

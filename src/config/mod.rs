@@ -41,7 +41,7 @@ pub struct Args {
     pub worker_model: WorkerModel,
 
     /// How workers take new connections from the kernel
-    /// [default: reuseport for the event model, shared for sync]
+    /// [default: reuseport for the event model, exclusive for sync]
     #[arg(long, value_enum, value_name = "MODEL")]
     pub accept: Option<AcceptModel>,
 
@@ -132,25 +132,28 @@ pub enum WorkerModel {
     Sync,
 }
 
-/// How connections reach the workers.
+/// How connections reach the workers (measured against each other in
+/// docs/operations.md#accepting).
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcceptModel {
-    /// One SO_REUSEPORT socket per worker slot: the kernel spreads connections (nginx's reuseport)
+    /// One SO_REUSEPORT socket per worker slot: the kernel spreads connections over them
     Reuseport,
-    /// One socket every worker polls: the first to wake takes the connection
-    Shared,
-    /// One socket each worker registers with EPOLLEXCLUSIVE: the kernel wakes one waiter
+    /// One socket each worker registers with EPOLLEXCLUSIVE: the kernel wakes one idle worker
     Exclusive,
+    /// One socket every worker polls: every idle worker wakes, the first takes it
+    Shared,
 }
 
 impl AcceptModel {
-    /// The default for a worker model. A sync worker is deaf to its own queue for as long
-    /// as it serves one connection, so it takes from the shared queue every worker drains;
-    /// an event worker accepts between any two events, so it can own a queue.
+    /// The default for a worker model. An event worker accepts between any two events,
+    /// so it can own a queue, and the kernel's spread over the slots does not depend on
+    /// which workers happen to be idle. A sync worker is deaf to its own queue for as
+    /// long as it serves one connection, so it waits on the one shared queue, and only
+    /// idle ones wait: waking one of them is all it takes.
     pub fn default_for(model: WorkerModel) -> AcceptModel {
         match model {
             WorkerModel::Event => AcceptModel::Reuseport,
-            WorkerModel::Sync => AcceptModel::Shared,
+            WorkerModel::Sync => AcceptModel::Exclusive,
         }
     }
 }

@@ -6,9 +6,10 @@
 //! 2. act on each queued signal by name, in arrival order, as often as it came: these
 //!    change what the pool should be (HUP, TTIN, TTOU, WINCH) or stop it;
 //! 3. unless stopping: abort workers that missed their heartbeat, retire a worker whose
-//!    slot's queue waits on its silence, kill those past a deadline, then fork a worker for every slot of the current generation that lacks
-//!    one, and retire the workers a ready one replaces. Forking only here is what makes
-//!    a reload or TTIN taken in the same batch as a stop fork nothing;
+//!    slot's queue waits on its silence, kill those past a deadline, then fork a worker
+//!    for every slot of the current generation that lacks one, and retire the workers a
+//!    ready one replaces. Forking only here is what makes a reload or TTIN taken in the
+//!    same batch as a stop fork nothing;
 //! 4. while stopping: wait for the workers to go, killing them at the stop's deadline;
 //! 5. sleep until the next signal or tick.
 //!
@@ -98,7 +99,7 @@ fn fail(readiness: &mut Readiness, message: &str, code: u8) -> ExitCode {
 
 /// Everything that can fail before the server listens: logs, socket, pid file, signals.
 fn start(
-    config: Config,
+    mut config: Config,
     invocation: Invocation,
     inherited: Option<(Vec<TcpListener>, Origin)>,
 ) -> Result<Arbiter, String> {
@@ -108,14 +109,14 @@ fn start(
         config.process.access_log.as_ref(),
         owner,
     )?;
-    let (sockets, origin) = match inherited {
+    let (mut sockets, origin) = match inherited {
         Some((list, origin)) => (Sockets::adopt(list, config.accept, config.backlog)?, origin),
         None => (Sockets::bind(&config)?, Origin::Bound),
     };
-    let mut sockets = sockets;
     sockets.resize(config.workers)?;
+    // The workers accept as the sockets allow (a systemd socket without SO_REUSEPORT
+    // is shared, whatever was asked).
     let accept_asked = config.accept;
-    let mut config = config;
     config.accept = sockets.model();
     let parent = nix::unistd::getppid();
     let pid_file = match &config.process.pid_file {

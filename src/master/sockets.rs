@@ -61,7 +61,7 @@ impl Sockets {
 
     /// Takes sockets bound elsewhere (an upgrading master's slots, in order, or systemd's
     /// one). More than one means slots: reuseport whatever the flag says. One socket
-    /// without SO_REUSEPORT cannot grow into slots: it is shared.
+    /// without SO_REUSEPORT cannot grow into slots: the workers share it (exclusive).
     pub fn adopt(
         list: Vec<TcpListener>,
         wanted: AcceptModel,
@@ -85,9 +85,9 @@ impl Sockets {
         {
             log::warn(format_args!(
                 "--accept reuseport: the inherited socket {addr} lacks SO_REUSEPORT \
-                 (systemd: ReusePort=yes), so its one queue is shared by every worker"
+                 (systemd: ReusePort=yes), so every worker accepts from it (exclusive)"
             ));
-            AcceptModel::Shared
+            AcceptModel::Exclusive
         } else {
             wanted
         };
