@@ -435,6 +435,56 @@ def targets(g, by_rep, workers):
     print()
 
 
+def plot(csv_path, png, panels):
+    """One PNG with a panel per SCENARIO:METRIC (median over repetitions against the
+    worker count, one line per server), e.g. the accept-model comparison:
+    plot CSV accept.png s2:cpu_us s1:rps s6:balance_max_ratio"""
+    vals, order, workers = {}, [], set()
+    with open(csv_path) as f:
+        for row in csv.DictReader(f):
+            try:
+                v = float(row["value"])
+            except ValueError:
+                continue
+            w = int(row["workers"])
+            vals.setdefault((row["scenario"], row["metric"], row["server"], w), []).append(v)
+            workers.add(w)
+            if row["server"] not in order and row["scenario"] != "note":
+                order.append(row["server"])
+    workers = sorted(workers)
+    titles = {"rps": "requests/s (median)", "cpu_us": "server CPU per request (us)",
+              "balance_max_ratio": "busiest worker / mean", "balance_min_ratio": "idlest worker / mean"}
+    names = {"s1": "wrk -c100 keep-alive 1 KiB", "s2": "ab -c100, a new connection per request",
+             "s6": "800 connections opened one by one"}
+    tmp = os.path.splitext(png)[0]
+    gp = ["set terminal pngcairo size %d,520 font ',10'" % (430 * len(panels) + 200),
+          "set output '%s'" % png, "set multiplot layout 1,%d" % len(panels),
+          "set logscale x 2", "set xtics (%s)" % ", ".join(str(w) for w in workers),
+          "set xrange [%g:%g]" % (workers[0] / 1.3, workers[-1] * 1.3), "set grid",
+          "set datafile missing 'NaN'", "set xlabel 'workers'"]
+    for i, panel in enumerate(panels):
+        scenario, metric = panel.split(":")
+        dat = "%s-%s-%s.dat" % (tmp, scenario, metric)
+        with open(dat, "w") as f:
+            for w in workers:
+                cells = []
+                for s in order:
+                    v = vals.get((scenario, metric, s, w))
+                    cells.append("%.3f" % statistics.median(v) if v else "NaN")
+                f.write("%d %s\n" % (w, " ".join(cells)))
+        gp.append("set title '%s: %s'" % (names.get(scenario, scenario), titles.get(metric, metric)))
+        gp.append("set key %s" % ("bottom left font ',9'" if i == 0 else "off"))
+        gp.append("set yrange [0:*]")
+        gp.append("plot " + ", ".join("'%s' using 1:%d with linespoints lw 2 pt 7 title '%s'"
+                                      % (dat, j + 2, s) for j, s in enumerate(order)))
+    gp.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, check=True, timeout=30)
+    for panel in panels:
+        scenario, metric = panel.split(":")
+        os.remove("%s-%s-%s.dat" % (tmp, scenario, metric))
+    print("Plot: %s" % png)
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -465,6 +515,9 @@ def main(argv):
         return 0
     elif cmd == "report":
         report(argv[2], argv[3])
+        return 0
+    elif cmd == "plot":
+        plot(argv[2], argv[3], argv[4:])
         return 0
     else:
         print(__doc__)
