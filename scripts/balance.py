@@ -32,39 +32,13 @@ Stdlib only.
 import argparse
 import os
 import re
-import resource
 import socket
 import sys
 import time
 
+from benchlib import children, raise_nofile  # the scripts' shared /proc and client helpers
+
 HOST = "127.0.0.1"
-
-
-def raise_nofile(need):
-    """The client holds every connection open at once: lift its own fd limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = need + 64
-    if soft < want:
-        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-        except (ValueError, OSError):
-            pass
-
-
-def children(pid):
-    kids = []
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return kids
-    for t in tasks:
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                kids.extend(int(x) for x in f.read().split())
-        except OSError:
-            pass
-    return sorted(set(kids))
 
 
 def alive(pid):

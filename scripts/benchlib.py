@@ -98,7 +98,20 @@ def children(pid):
                 kids.extend(int(x) for x in f.read().split())
         except OSError:
             pass
-    return kids
+    return sorted(set(kids))
+
+
+def raise_nofile(need):
+    """A client holding `need` connections open at once lifts its own fd limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = need + 64
+    if soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError):
+            pass
 
 
 def tree(pid):

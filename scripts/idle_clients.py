@@ -16,23 +16,13 @@ Only talks to the address given (meant for 127.0.0.1). Stdlib only.
 """
 import argparse
 import errno
-import resource
 import selectors
 import signal
 import socket
 import sys
 import time
 
-
-def raise_nofile(need):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = need + 64
-    if soft < want:
-        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-        except (ValueError, OSError):
-            pass
+from benchlib import raise_nofile  # the scripts' shared /proc and client helpers
 
 
 class Conn:

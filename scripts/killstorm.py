@@ -40,6 +40,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import children  # the scripts' shared /proc and client helpers
+
 HOST = "127.0.0.1"
 FRESH_TIMEOUT = 5.0
 SAMPLE_EVERY = 0.005
@@ -58,21 +60,6 @@ def stat(pid):
     except (OSError, IndexError):
         return None
     return rest[0], int(rest[1])
-
-
-def children(pid):
-    kids = []
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return kids
-    for t in tasks:
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                kids.extend(int(x) for x in f.read().split())
-        except OSError:
-            pass
-    return sorted(set(kids))
 
 
 def live_children(master):
