@@ -4,6 +4,7 @@ mod common;
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Server, pattern, site};
@@ -98,6 +99,64 @@ fn a_large_file_is_byte_exact() {
         Some(body.len().to_string().as_str())
     );
     assert!(r.body == body, "body differs");
+}
+
+/// Every size a download server sees, and the sizes at the edges of each path: the
+/// in-memory small file (32 KiB), `sendfile` within one turn's budget, and a body that
+/// needs several turns (1 MiB per turn). Event workers take sixteen clients at once on
+/// keep-alive connections, so the turns of different downloads interleave in one
+/// worker; sync workers, one client each.
+#[test]
+fn downloads_of_every_size_arrive_byte_exact() {
+    const KIB: usize = 1024;
+    const SIZES: [usize; 11] = [
+        0,
+        1,
+        32 * KIB - 1,
+        32 * KIB,
+        32 * KIB + 1,
+        100 * KIB,
+        1024 * KIB - 1,
+        1024 * KIB,
+        1024 * KIB + 1,
+        3 * 1024 * KIB + 17,
+        64 * 1024 * KIB,
+    ];
+    let root = site();
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        SIZES
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| pattern(len).into_iter().map(|b| b ^ i as u8).collect())
+            .collect(),
+    );
+    for (i, body) in bodies.iter().enumerate() {
+        std::fs::write(root.path().join(format!("f{i}.bin")), body).unwrap();
+    }
+    let srv = Server::start(root.path(), &["-w", "2", "--keepalive-timeout", "60"]);
+    let sync = common::model_args().iter().any(|m| m == "sync");
+    let clients: Vec<_> = (0..if sync { 2 } else { 16 })
+        .map(|c| {
+            let (addr, bodies) = (srv.addr, bodies.clone());
+            std::thread::spawn(move || {
+                let mut s = common::connect(addr);
+                // Each client asks for every size, in its own order, on one connection.
+                for k in 0..SIZES.len() {
+                    let i = (k + c) % SIZES.len();
+                    s.write_all(format!("GET /f{i}.bin HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+                        .unwrap();
+                    let head = read_head(&mut s);
+                    assert!(head.starts_with("HTTP/1.1 200 "), "/f{i}.bin: {head}");
+                    let mut body = vec![0u8; SIZES[i]];
+                    s.read_exact(&mut body).unwrap();
+                    assert!(body == bodies[i], "/f{i}.bin ({} bytes) differs", SIZES[i]);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
 }
 
 #[test]

@@ -27,10 +27,12 @@ const SMALL_FILE: u64 = 32 * 1024;
 /// Pipelined responses are gathered into one write up to about this many bytes.
 const BATCH_LIMIT: usize = 64 * 1024;
 /// The most file bytes one connection sends per turn before the others get theirs
-/// (lighttpd and nginx's `sendfile_max_chunk` do the same): a big download then cannot
-/// hog the worker, and the client reads each piece while the next is being sent.
-/// (Also keeps each `sendfile` call far below its 2 GiB ceiling.)
-const SEND_BUDGET: u64 = 256 * 1024;
+/// (lighttpd and nginx's `sendfile_max_chunk`, 2 MiB by default, do the same): a big
+/// download then cannot hog the worker, and the client reads each piece while the next
+/// is being sent. (Also keeps each `sendfile` call far below its 2 GiB ceiling.) 1 MiB
+/// rather than 256 KiB: 1 MiB downloads, 16 clients, 6 paired runs, took 0.79x the CPU
+/// per MiB at 2 workers and 0.91x at 8, for 1.06x and 1.10x the MiB/s.
+const SEND_BUDGET: u64 = 1024 * 1024;
 /// How much one read takes from the socket.
 const READ_CHUNK: usize = 16 * 1024;
 
