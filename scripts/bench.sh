@@ -27,15 +27,18 @@
 #                  with a note)
 #         KEEPALIVE_TIMEOUT=65 KEEPALIVE_REQUESTS=1000   (nginx and lighttpd)
 #         OUTDIR=scripts/results   KEEP_TMP=1 keeps the temp dir (configs, logs, raw outputs)
-#         SCENARIOS="s1 s2 s3 s4 s6"  a subset runs only those (s5 idle memory is always taken)
+#         SCENARIOS="s1 s2 s3 s4 s6"  a subset runs only those (s5 idle memory is always taken);
+#                  s7 and s8 (the 100 KiB and 64 MiB downloads) run only when named
 #         BAL_CONNS=800  connections opened in s6
+#         DL_C=16  concurrent clients of the download scenarios s3, s7 and s8 (1, 16, 256...)
 #
 # Scenarios (per server and worker count; each run on a freshly started server, the servers
 # taking turns scenario by scenario, A B C then C B A in the next repetition; medians and
 # per-repetition paired ratios reported):
 #   s1  wrk -t$WRK_T -c100 -d$WRK_D on /1k.html       req/s (memory sampled meanwhile)
 #   s2  ab -n $AB_N -c 100 -r on /1k.html              req/s, failed
-#   s3  wrk -t$WRK_T -c16 -d$WRK_D on /1m.bin          MiB/s (wrk Transfer/sec)
+#   s3  wrk -t$WRK_T -c$DL_C -d$WRK_D on /1m.bin       MiB/s (wrk Transfer/sec)
+#   s7  the same on /100k.bin (an image), s8 on /64m.bin (a video): MiB/s
 #       s1-s3 also record the server's CPU time per request (user + system, summed over
 #       its processes): client and server share the cores, so this is the cost that
 #       decides req/s, and it varies far less between runs than req/s on a shared VM;
@@ -84,6 +87,7 @@ OUTDIR=${OUTDIR:-$here/results}
 KEEP_TMP=${KEEP_TMP:-0}
 SCENARIOS=${SCENARIOS:-"s1 s2 s3 s4 s6"}
 BAL_CONNS=${BAL_CONNS:-800}
+DL_C=${DL_C:-16}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -120,6 +124,8 @@ tail = b"</p></body></html>\n"
 body = (b"preforkd benchmark: one kibibyte of text. " * 40)[:1024 - len(head) - len(tail)]
 open(os.path.join(d, "1k.html"), "wb").write(head + body + tail)
 open(os.path.join(d, "1m.bin"), "wb").write(os.urandom(1 << 20))
+open(os.path.join(d, "100k.bin"), "wb").write(os.urandom(100 << 10))
+open(os.path.join(d, "64m.bin"), "wb").write(os.urandom(64 << 20))
 EOF_PY
 
 # ----------------------------------------------------------------------------- process control
@@ -405,11 +411,13 @@ run_session() { # server workers rep scenario
         recs "$srv" "$w" "$rep" s2 "$R" rps failed p99_ms complete
     fi
 
-    # s3 wrk -c16 1m
-    if [[ $sc == s3 ]]; then
-        out=$dir/s3-wrk.txt
-        wrk_load "$srv" "$w" "$rep" s3 "$pid" "$out" 16 "$base/1m.bin"
-        recs "$srv" "$w" "$rep" s3 "$R" mib_s
+    # s3, s7, s8: downloads of 1 MiB, 100 KiB, 64 MiB by $DL_C clients
+    local file=""
+    case $sc in s3) file=1m.bin ;; s7) file=100k.bin ;; s8) file=64m.bin ;; esac
+    if [[ -n $file ]]; then
+        out=$dir/$sc-wrk.txt
+        wrk_load "$srv" "$w" "$rep" "$sc" "$pid" "$out" "$DL_C" "$base/$file"
+        recs "$srv" "$w" "$rep" "$sc" "$R" mib_s
     fi
 
     # s6 balance: connections opened one by one while the workers idle, all held
@@ -508,7 +516,7 @@ want s6 && per=$((per + 3))
         echo "- preforkd extra args: ${PREFORKD_EXTRA[*]:-none (its --help shows no --keepalive-timeout: runs with its default)}"
     fi
     echo "- servers: ${active[*]:-none}; workers: $WORKERS; reps: $REPS"
-    echo "- wrk -t$WRK_T -c100/-c16 -d$WRK_D; ab -n $AB_N -c $AB_C -r; starvation: $IDLE_N idle conns," \
+    echo "- wrk -t$WRK_T -c100/-c$DL_C -d$WRK_D; ab -n $AB_N -c $AB_C -r; starvation: $IDLE_N idle conns," \
         "wrk -c10 -d$STARV_D, $PROBES probes -m $PROBE_TIMEOUT; balance: $BAL_CONNS conns"
     echo "- keep-alive: timeout ${KEEPALIVE_TIMEOUT}s for all (preforkd via --keepalive-timeout when it has it)," \
         "max $KEEPALIVE_REQUESTS requests per connection for nginx/lighttpd; access logs off everywhere"
@@ -524,7 +532,7 @@ want s6 && per=$((per + 3))
 # seconds apart; the order reverses every repetition (A B C, C B A, ...) so that neither
 # end of a round is favoured by drift on the host.
 runs=()
-for sc in s1 s2 s3 s4 s6; do want "$sc" && runs+=("$sc"); done
+for sc in s1 s2 s3 s7 s8 s4 s6; do want "$sc" && runs+=("$sc"); done
 ((${#runs[@]})) || runs=(s5)
 reversed=()
 for ((i = ${#active[@]} - 1; i >= 0; i--)); do reversed+=("${active[i]}"); done
