@@ -472,12 +472,15 @@ def plot(csv_path, png, panels):
                 order.append(row["server"])
     workers = sorted(workers)
     titles = {"rps": "requests/s (median)", "cpu_us": "server CPU per request (us)",
+              "mib_s": "MiB/s (median)",
               "balance_max_ratio": "busiest worker / mean", "balance_min_ratio": "idlest worker / mean"}
     names = {"s1": "wrk -c100 keep-alive 1 KiB", "s2": "ab -c100, a new connection per request",
-             "s6": "800 connections opened one by one"}
+             "s6": "800 connections opened one by one", "s3": "1 MiB downloads",
+             "s7": "100 KiB downloads", "s8": "64 MiB downloads"}
     tmp = os.path.splitext(png)[0]
     gp = ["set terminal pngcairo size %d,520 font ',10'" % (430 * len(panels) + 200),
-          "set output '%s'" % png, "set multiplot layout 1,%d" % len(panels),
+          "set output '%s'" % png, "set termoption noenhanced",
+          "set multiplot layout 1,%d" % len(panels),
           "set logscale x 2", "set xtics (%s)" % ", ".join(str(w) for w in workers),
           "set xrange [%g:%g]" % (workers[0] / 1.3, workers[-1] * 1.3), "set grid",
           "set datafile missing 'NaN'", "set xlabel 'workers'"]
