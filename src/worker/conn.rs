@@ -147,6 +147,8 @@ pub struct Conn {
     phase: Phase,
     deadline: Instant,
     send_timeout: Duration,
+    /// File bytes sent per turn at most: [`SEND_BUDGET`] (a test makes it smaller).
+    send_budget: u64,
     peer_closed: bool,
     /// The last read emptied the socket: closing now cannot provoke a reset.
     read_all: bool,
@@ -169,6 +171,7 @@ impl Conn {
             phase: Phase::Receiving,
             deadline: now + ctx.timeouts.header,
             send_timeout: ctx.timeouts.send,
+            send_budget: SEND_BUDGET,
             peer_closed: false,
             read_all: false,
         }
@@ -432,7 +435,7 @@ impl Conn {
     /// Writes pending output in order: the buffered heads and small bodies, then each
     /// chunk, at most [`SEND_BUDGET`] bytes of file body per call.
     fn flush(&mut self, now: Instant) -> Result<(), Unsent> {
-        let mut budget = SEND_BUDGET;
+        let mut budget = self.send_budget;
         // More follows: the body, or (when the connection closes after this) the FIN,
         // which the close then carries in the same segment as the last bytes, so the
         // client gets response and end in one packet and one wake-up.
@@ -868,6 +871,9 @@ mod tests {
         let body = pattern(LEN);
         let mut p = pair(&[("big.bin", &body)]);
         p.conn.zero_copy = zero_copy;
+        // A quarter of the body per turn, so that some turn spends all of it before the
+        // socket fills.
+        p.conn.send_budget = 256 * 1024;
         // A small send buffer fills after a few pieces. (A tiny receive window as well
         // would make the kernel probe a zero window on a timer: slow, proving nothing.)
         socket2::SockRef::from(&p.conn)
