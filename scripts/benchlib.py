@@ -457,30 +457,41 @@ def targets(g, by_rep, workers):
 def plot(csv_path, png, panels):
     """One PNG with a panel per SCENARIO:METRIC (median over repetitions against the
     worker count, one line per server), e.g. the accept-model comparison:
-    plot CSV accept.png s2:cpu_us s1:rps s6:balance_max_ratio"""
+    plot CSV accept.png s2:cpu_us s1:rps s6:balance_max_ratio
+    Several CSVs may be joined with commas. cpu_mib is cpu_us per MiB sent (downloads).
+    More than three panels go on two rows."""
+    per_mib = {"s3": 1.0, "s7": 1024 / 100, "s8": 1 / 64}
     vals, order, workers = {}, [], set()
-    with open(csv_path) as f:
-        for row in csv.DictReader(f):
-            try:
-                v = float(row["value"])
-            except ValueError:
-                continue
-            w = int(row["workers"])
-            vals.setdefault((row["scenario"], row["metric"], row["server"], w), []).append(v)
-            workers.add(w)
-            if row["server"] not in order and row["scenario"] != "note":
-                order.append(row["server"])
+    rows = []
+    for path in csv_path.split(","):
+        with open(path) as f:
+            rows.extend(csv.DictReader(f))
+    for row in rows:
+        try:
+            v = float(row["value"])
+        except ValueError:
+            continue
+        w = int(row["workers"])
+        vals.setdefault((row["scenario"], row["metric"], row["server"], w), []).append(v)
+        if row["metric"] == "cpu_us" and row["scenario"] in per_mib:
+            vals.setdefault((row["scenario"], "cpu_mib", row["server"], w), []).append(
+                v * per_mib[row["scenario"]])
+        workers.add(w)
+        if row["server"] not in order and row["scenario"] != "note":
+            order.append(row["server"])
     workers = sorted(workers)
     titles = {"rps": "requests/s (median)", "cpu_us": "server CPU per request (us)",
-              "mib_s": "MiB/s (median)",
+              "mib_s": "MiB/s (median)", "cpu_mib": "server CPU per MiB (us)",
               "balance_max_ratio": "busiest worker / mean", "balance_min_ratio": "idlest worker / mean"}
     names = {"s1": "wrk -c100 keep-alive 1 KiB", "s2": "ab -c100, a new connection per request",
              "s6": "800 connections opened one by one", "s3": "1 MiB downloads",
              "s7": "100 KiB downloads", "s8": "64 MiB downloads"}
     tmp = os.path.splitext(png)[0]
-    gp = ["set terminal pngcairo size %d,520 font ',10'" % (430 * len(panels) + 200),
+    nrows = 2 if len(panels) > 3 else 1
+    ncols = -(-len(panels) // nrows)
+    gp = ["set terminal pngcairo size %d,%d font ',10'" % (430 * ncols + 200, 520 * nrows),
           "set output '%s'" % png, "set termoption noenhanced",
-          "set multiplot layout 1,%d" % len(panels),
+          "set multiplot layout %d,%d" % (nrows, ncols),
           "set logscale x 2", "set xtics (%s)" % ", ".join(str(w) for w in workers),
           "set xrange [%g:%g]" % (workers[0] / 1.3, workers[-1] * 1.3), "set grid",
           "set datafile missing 'NaN'", "set xlabel 'workers'"]
