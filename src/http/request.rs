@@ -301,21 +301,37 @@ impl<'a> Request<'a> {
     /// The path part of the target (no query), for the file resolver.
     /// Absolute-form (`http://host/path`) is reduced to its path.
     pub fn path(&self) -> &'a [u8] {
-        let mut t = self.target;
-        if t.first() != Some(&b'/') {
-            // absolute-form: skip "scheme://authority"
-            if let Some(i) = find(t, b"://") {
-                let after = &t[i + 3..];
-                t = match memchr(b'/', after) {
-                    Some(j) => &after[j..],
-                    None => b"/",
-                };
-            }
-        }
+        let t = strip_authority(self.target);
         match t.iter().position(|&b| b == b'?' || b == b'#') {
             Some(q) => &t[..q],
             None => t,
         }
+    }
+
+    /// The target as path and query, for a redirect to the same resource elsewhere:
+    /// absolute-form loses its `scheme://authority`, and a target without a path (`*`)
+    /// becomes `/`. Always starts with `/`.
+    pub fn origin(&self) -> &'a [u8] {
+        let t = strip_authority(self.target);
+        if t.first() == Some(&b'/') { t } else { b"/" }
+    }
+}
+
+/// An absolute-form target (`http://host/path?q`) without its `scheme://authority`;
+/// any other target as it is.
+fn strip_authority(t: &[u8]) -> &[u8] {
+    if t.first() == Some(&b'/') {
+        return t;
+    }
+    match find(t, b"://") {
+        Some(i) => {
+            let after = &t[i + 3..];
+            match memchr(b'/', after) {
+                Some(j) => &after[j..],
+                None => b"/",
+            }
+        }
+        None => t,
     }
 }
 

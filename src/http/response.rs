@@ -75,6 +75,8 @@ pub struct Response<F> {
     /// A 206 with several ranges: the Content-Type is `multipart/byteranges` with this
     /// boundary (the file's own type goes into each part).
     pub boundary: Option<[u8; BOUNDARY_LEN]>,
+    /// `Strict-Transport-Security` (`--hsts`), on responses sent over TLS.
+    pub hsts: Option<&'static str>,
 }
 
 impl<F> Response<F> {
@@ -96,6 +98,7 @@ impl<F> Response<F> {
             accept_ranges: false,
             content_range: None,
             boundary: None,
+            hsts: None,
         }
     }
 
@@ -179,6 +182,11 @@ impl<F> Response<F> {
         if let Some(loc) = &self.location {
             out.extend_from_slice(b"Location: ");
             out.extend_from_slice(loc);
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(v) = self.hsts {
+            out.extend_from_slice(b"Strict-Transport-Security: ");
+            out.extend_from_slice(v.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         if s == Status::MethodNotAllowed {

@@ -58,6 +58,7 @@ statuses! {
     PartialContent = 206 "Partial Content";
     MovedPermanently = 301 "Moved Permanently";
     NotModified = 304 "Not Modified";
+    PermanentRedirect = 308 "Permanent Redirect";
     BadRequest = 400 "Bad Request";
     Forbidden = 403 "Forbidden";
     NotFound = 404 "Not Found";
@@ -92,6 +93,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(Status::ALL.len(), 18);
+        assert_eq!(Status::ALL.len(), 19);
     }
 }

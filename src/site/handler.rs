@@ -33,6 +33,29 @@ pub struct Site {
     pub cache_control: Option<&'static str>,
     /// `--autoindex`: list directories that have no index.html.
     pub autoindex: bool,
+    /// What differs between plain and TLS connections.
+    pub https: Https,
+}
+
+/// `--redirect-https` and `--hsts`.
+#[derive(Default)]
+pub struct Https {
+    /// Plain-HTTP requests are answered with a 308 to the same resource on this port.
+    pub redirect_port: Option<u16>,
+    /// The `Strict-Transport-Security` value for responses over TLS.
+    pub hsts: Option<&'static str>,
+}
+
+impl Https {
+    /// `redirect_port`: the first TLS listener's port, when `--redirect-https` is on;
+    /// `hsts_secs`: `--hsts`.
+    pub fn new(redirect_port: Option<u16>, hsts_secs: Option<u64>) -> Https {
+        Https {
+            redirect_port,
+            // Leaked once per worker, like the Cache-Control value.
+            hsts: hsts_secs.map(|secs| &*Box::leak(format!("max-age={secs}").into_boxed_str())),
+        }
+    }
 }
 
 impl Site {
@@ -45,25 +68,47 @@ impl Site {
             // then carry it as a plain `&'static str` with no copy per request.
             cache_control: cache_control.map(|v| &*Box::leak(v.into_boxed_str())),
             autoindex,
+            https: Https::default(),
         }
     }
 }
 
-/// Decides the response to one request. `keep_alive` is whether the connection may
-/// carry on afterwards (the request asked for it and the worker is not stopping).
+/// Decides the response to one request. `secure`: it came over TLS. `keep_alive` is
+/// whether the connection may carry on afterwards (the request asked for it and the
+/// worker is not stopping).
 pub fn respond(
+    req: &Request<'_>,
+    site: &Site,
+    secure: bool,
+    keep_alive: bool,
+    scratch: &mut Vec<u8>,
+    now: Instant,
+) -> Response {
+    let head_only = req.method == Method::Head;
+    let mut response = match site.https.redirect_port {
+        Some(port) if !secure => https_redirect(req, port, keep_alive),
+        _ => resource(req, site, keep_alive, scratch, now),
+    };
+    response.head_only = head_only;
+    if secure {
+        response.hsts = site.https.hsts;
+    }
+    response
+}
+
+/// The answer a request gets from the document root.
+fn resource(
     req: &Request<'_>,
     site: &Site,
     keep_alive: bool,
     scratch: &mut Vec<u8>,
     now: Instant,
 ) -> Response {
-    let head_only = req.method == Method::Head;
     if req.method == Method::Other {
         return Response::error(Status::MethodNotAllowed, keep_alive);
     }
     let path = req.path();
-    let mut response = match site.cache.resolve(&site.root, path, scratch, now) {
+    match site.cache.resolve(&site.root, path, scratch, now) {
         Ok(Lookup::File(files)) => file_response(req, site, files, keep_alive),
         Ok(Lookup::Directory(dir)) if site.autoindex => listing(site, &dir, scratch, keep_alive),
         Ok(Lookup::Directory(_)) => Response::error(Status::Forbidden, keep_alive),
@@ -73,9 +118,46 @@ pub fn respond(
             r
         }
         Err(status) => Response::error(status, keep_alive),
+    }
+}
+
+/// `--redirect-https`: a 308 (the method and body stay as they were, RFC 9110 §15.4.9)
+/// to the same path and query over TLS. The host is the one the client asked for, with
+/// the TLS port instead of its own; the parser lets only host characters through
+/// (no `/`, `@` or `\`), so the target cannot name another host than the client's.
+/// Without a host there is nothing safe to send the client to: 400.
+fn https_redirect(req: &Request<'_>, port: u16, keep_alive: bool) -> Response {
+    let host = req
+        .header("host")
+        .map(host_without_port)
+        .unwrap_or_default();
+    if host.is_empty() {
+        return Response::error(Status::BadRequest, keep_alive);
+    }
+    let origin = req.origin();
+    let mut location = Vec::with_capacity(8 + host.len() + 6 + origin.len());
+    location.extend_from_slice(b"https://");
+    location.extend_from_slice(host);
+    if port != 443 {
+        location.push(b':');
+        location.extend_from_slice(port.to_string().as_bytes());
+    }
+    location.extend_from_slice(origin);
+    let mut r = Response::error(Status::PermanentRedirect, keep_alive);
+    r.location = Some(location);
+    r
+}
+
+/// `example.org:8080` to `example.org`, `[::1]:8080` to `[::1]`.
+fn host_without_port(host: &[u8]) -> &[u8] {
+    let end = if host.first() == Some(&b'[') {
+        host.iter()
+            .position(|&b| b == b']')
+            .map_or(host.len(), |i| i + 1)
+    } else {
+        host.iter().position(|&b| b == b':').unwrap_or(host.len())
     };
-    response.head_only = head_only;
-    response
+    &host[..end]
 }
 
 /// Where a directory asked for without its slash lives: `/` + the normalized path +
@@ -274,15 +356,98 @@ mod tests {
             cache: FileCache::default(),
             cache_control: Some("max-age=60"),
             autoindex,
+            https: Https::default(),
         }
     }
 
     fn answer(site: &Site, head: &str) -> Response {
+        answer_on(site, false, head)
+    }
+
+    fn answer_on(site: &Site, secure: bool, head: &str) -> Response {
         let raw = format!("{head}\r\n\r\n");
         let Ok(Parsed::Complete { request, .. }) = parse(raw.as_bytes()) else {
             panic!("bad test request {head:?}");
         };
-        respond(&request, site, true, &mut Vec::new(), Instant::now())
+        respond(
+            &request,
+            site,
+            secure,
+            true,
+            &mut Vec::new(),
+            Instant::now(),
+        )
+    }
+
+    fn location(r: &Response) -> String {
+        String::from_utf8(r.location.clone().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn plain_requests_are_redirected_to_the_tls_port_of_the_same_host() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), "x").unwrap();
+        let mut s = site(dir.path(), false);
+        s.https = Https::new(Some(8443), Some(600));
+        let cases = [
+            (
+                "GET /f.txt?a=1 HTTP/1.1\r\nHost: example.org:8080",
+                "https://example.org:8443/f.txt?a=1",
+            ),
+            (
+                "HEAD /missing HTTP/1.1\r\nHost: [::1]:80",
+                "https://[::1]:8443/missing",
+            ),
+            (
+                "POST /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: 0",
+                "https://a.example:8443/x",
+            ),
+            // The target's authority never replaces the Host, and a target starting
+            // with // stays a path on that host.
+            (
+                "GET http://evil.example/p HTTP/1.1\r\nHost: good.example",
+                "https://good.example:8443/p",
+            ),
+            (
+                "GET //evil.example/p HTTP/1.1\r\nHost: good.example",
+                "https://good.example:8443//evil.example/p",
+            ),
+            (
+                "OPTIONS * HTTP/1.1\r\nHost: good.example",
+                "https://good.example:8443/",
+            ),
+        ];
+        for (head, want) in cases {
+            let r = answer_on(&s, false, head);
+            assert_eq!(r.status, Status::PermanentRedirect, "{head}");
+            assert_eq!(location(&r), want, "{head}");
+            assert_eq!(r.hsts, None, "no HSTS over plain HTTP: {head}");
+        }
+        // Port 443 is left out; without a Host there is nowhere safe to go.
+        s.https = Https::new(Some(443), None);
+        let r = answer_on(&s, false, "GET / HTTP/1.1\r\nHost: example.org");
+        assert_eq!(location(&r), "https://example.org/");
+        let r = answer_on(&s, false, "GET / HTTP/1.0");
+        assert_eq!(r.status, Status::BadRequest);
+        // Over TLS the file is served.
+        let r = answer_on(&s, true, "GET /f.txt HTTP/1.1\r\nHost: example.org");
+        assert_eq!(r.status, Status::Ok);
+    }
+
+    #[test]
+    fn hsts_goes_on_every_tls_response_and_never_on_plain_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), "x").unwrap();
+        let mut s = site(dir.path(), false);
+        s.https = Https::new(None, Some(31536000));
+        for head in [
+            "GET /f.txt HTTP/1.1\r\nHost: a",
+            "GET /nope HTTP/1.1\r\nHost: a",
+        ] {
+            assert_eq!(answer_on(&s, true, head).hsts, Some("max-age=31536000"));
+            assert_eq!(answer_on(&s, false, head).hsts, None);
+            assert_ne!(answer_on(&s, false, head).status, Status::PermanentRedirect);
+        }
     }
 
     #[test]

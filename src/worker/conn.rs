@@ -301,7 +301,15 @@ impl Conn {
             }
             Ok(Parsed::Complete { request, len }) => {
                 let keep_alive = request.keep_alive && !ctx.stopping;
-                let response = respond(&request, &ctx.site, keep_alive, &mut ctx.scratch, now);
+                let secure = self.transport.is_secure();
+                let response = respond(
+                    &request,
+                    &ctx.site,
+                    secure,
+                    keep_alive,
+                    &mut ctx.scratch,
+                    now,
+                );
                 hang_if_asked(request.path());
                 access_log::record(self.peer, Some(&request), &response);
                 self.discard = request.content_length;
@@ -634,7 +642,6 @@ mod tests {
     use super::*;
     use crate::config::Symlinks;
     use crate::http::response::SERVER;
-    use crate::site::cache::FileCache;
     use crate::site::root::Root;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -659,12 +666,11 @@ mod tests {
         for (name, content) in files {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
-        let site = Site {
-            root: Root::open(dir.path(), Symlinks::Inside, false).unwrap(),
-            cache: FileCache::default(),
-            cache_control: None,
-            autoindex: false,
-        };
+        let site = Site::new(
+            Root::open(dir.path(), Symlinks::Inside, false).unwrap(),
+            None,
+            false,
+        );
         let timeouts = Timeouts {
             header: HEADER,
             keepalive: KEEPALIVE,

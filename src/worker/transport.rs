@@ -77,6 +77,14 @@ impl Transport {
         }
     }
 
+    /// Whether the bytes cross the network encrypted (HSTS, `--redirect-https`).
+    #[inline]
+    pub fn is_secure(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+        }
+    }
+
     /// Sends up to `count` bytes of `file` from `offset` without copying them through
     /// user space; only when [`Transport::can_sendfile`] says so. `Ok(0)`: the file
     /// ended before `offset`. A short count does not mean the socket is full (a signal
