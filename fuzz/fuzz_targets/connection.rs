@@ -25,7 +25,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use preforkd::site::cache::FileCache;
 use preforkd::config::Symlinks;
 use preforkd::site::root::Root;
 use preforkd::site::handler::Site;
@@ -75,12 +74,11 @@ fn pattern(tag: &str, len: usize) -> Vec<u8> {
 }
 
 fn context(root: &std::path::Path, autoindex: bool) -> Context {
-    let site = Site {
-        root: Root::open(root, Symlinks::Inside, false).unwrap(),
-        cache: FileCache::default(),
-        cache_control: Some("max-age=60"),
+    let site = Site::new(
+        Root::open(root, Symlinks::Inside, false).unwrap(),
+        Some("max-age=60".into()),
         autoindex,
-    };
+    );
     let timeouts = Timeouts {
         header: Duration::from_secs(10),
         keepalive: Duration::from_secs(10),
