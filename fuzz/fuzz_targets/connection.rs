@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use preforkd::config::Symlinks;
-use preforkd::site::root::Root;
-use preforkd::site::handler::Site;
-use preforkd::http::request::{MAX_HEAD, Method, Parsed, parse};
 use preforkd::config::Timeouts;
+use preforkd::http::request::{MAX_HEAD, Method, Parsed, parse};
+use preforkd::site::handler::Site;
+use preforkd::site::root::Root;
 use preforkd::worker::conn::{Conn, Context, MAX_BUFFERED, Want};
 use preforkd::worker::transport::Transport;
 
