@@ -29,7 +29,10 @@ fn every_accept_model_serves_in_both_worker_models() {
 fn the_default_accept_model_follows_the_worker_model() {
     let root = site();
     let event = Server::start_model(root.path(), "event", &["-w", "2"]);
-    event.expect_line("accept reuseport (2 sockets)", Duration::from_secs(1));
+    event.expect_line(
+        "accept reuseport (2 sockets per address)",
+        Duration::from_secs(1),
+    );
     assert_eq!(socket_inodes(event.pid()).len(), 2);
     let sync = Server::start_model(root.path(), "sync", &["-w", "2"]);
     sync.expect_line("accept exclusive", Duration::from_secs(1));

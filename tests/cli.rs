@@ -4,28 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{BIN, site};
-
-/// Runs preforkd to completion; returns (exit code, stderr).
-fn run(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(BIN).args(args).output().expect("run preforkd");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn assert_refused(args: &[&str], flag: &str) {
-    let (code, stderr) = run(args);
-    assert_eq!(code, Some(2), "{args:?}: {stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line, got: {stderr}");
-    assert!(
-        lines[0].contains(flag),
-        "{args:?} should name {flag}: {stderr}"
-    );
-    assert!(!stderr.contains("started"), "no worker may start: {stderr}");
-}
+use common::{BIN, assert_refused, site};
 
 #[test]
 fn bad_values_are_refused_with_the_flag_named() {

@@ -129,7 +129,7 @@ fn hup_rereads_the_file_and_keeps_the_old_config_when_the_new_one_is_bad() {
     // A new bind is refused with a log line; the rest of the file applies.
     write(&dir, "127.0.0.1:1", "workers = 2\n");
     srv.signal(libc::SIGHUP);
-    srv.expect_line("keeping 127.0.0.1:0", Duration::from_secs(10));
+    srv.expect_line("keeping http://127.0.0.1:0", Duration::from_secs(10));
     srv.expect_line("reloaded: generation 2, 2 workers", Duration::from_secs(10));
     assert!(wait_until(Duration::from_secs(10), || srv
         .worker_pids()

@@ -5,7 +5,6 @@ mod common;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,29 +12,7 @@ use common::{BIN, Server, model_args, site};
 
 /// Starts preforkd as systemd would, with `socket` as descriptor 3 and `args`.
 fn activated(root: &std::path::Path, socket: &impl AsRawFd, args: &[&str]) -> Server {
-    let fd = socket.as_raw_fd();
-    // LISTEN_PID must be the server's own pid: a shell sets it to its $$ and then
-    // becomes the server with exec, keeping both the pid and descriptor 3.
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"")
-        .arg(BIN)
-        .args(["-w", "2", "-b", "127.0.0.1:1", "-r"])
-        .arg(root)
-        .args(model_args())
-        .args(args);
-    // SAFETY: dup2 and fcntl are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0);
-            } else if libc::dup2(fd, 3) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Server::start_cmd(cmd, root, 2)
+    common::socket_activated(root, &[socket.as_raw_fd()], None, args)
 }
 
 #[test]
@@ -83,7 +60,10 @@ fn socket_activation_with_reuseport_grows_into_slot_sockets() {
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
     let srv = activated(root.path(), &socket, &["--accept", "reuseport"]);
     assert_eq!(srv.addr, addr);
-    srv.expect_line("accept reuseport (2 sockets)", Duration::from_secs(1));
+    srv.expect_line(
+        "accept reuseport (2 sockets per address)",
+        Duration::from_secs(1),
+    );
     let slots = common::socket_inodes(srv.pid());
     assert_eq!(slots.len(), 2);
     let passed = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();

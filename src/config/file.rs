@@ -114,13 +114,16 @@ pub fn load(argv: &[OsString]) -> Result<Loaded, ArgsError> {
                 s.line, s.key
             )));
         }
+        // A repeatable flag given on the command line too would add to the file's
+        // values, not replace them: the command line's take the place of the file's.
+        if on_cli.value_source(&s.key.replace('-', "_"))
+            == Some(clap::parser::ValueSource::CommandLine)
+        {
+            continue;
+        }
         merged.extend(s.args.iter().map(OsString::from));
         origins.insert(format!("--{}", s.key), (shown.clone(), s.line));
     }
-    origins.retain(|flag, _| {
-        on_cli.value_source(&flag[2..].replace('-', "_"))
-            != Some(clap::parser::ValueSource::CommandLine)
-    });
     merged.extend(argv.iter().skip(1).cloned());
     let args = Args::try_parse_from_argv(&merged)?;
     Ok(Loaded { args, origins })
@@ -174,7 +177,20 @@ fn read(path: &Path) -> Result<Vec<Setting>, String> {
             .ok_or_else(|| bad("unknown setting (the keys are the long flag names, see --help)"))?;
         let flag = format!("--{name}");
         let takes_value = arg.get_action().takes_values();
+        let repeatable = matches!(arg.get_action(), clap::ArgAction::Append);
         let args = match value.get_ref() {
+            toml::Value::Array(items) if repeatable => {
+                let mut args = Vec::new();
+                for item in items {
+                    let text = match item {
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Integer(n) => n.to_string(),
+                        _ => return Err(bad("expected a list of strings")),
+                    };
+                    args.extend([flag.clone(), text]);
+                }
+                args
+            }
             toml::Value::Boolean(b) if !takes_value => {
                 if *b {
                     vec![flag]
@@ -187,6 +203,7 @@ fn read(path: &Path) -> Result<Vec<Setting>, String> {
             toml::Value::Integer(n) => vec![flag, n.to_string()],
             toml::Value::Float(f) => vec![flag, f.to_string()],
             toml::Value::Boolean(_) => return Err(bad("expected a value, not true or false")),
+            _ if repeatable => return Err(bad("expected a string or a list of strings")),
             _ => return Err(bad("expected a single string or number")),
         };
         out.push(Setting {
@@ -231,6 +248,27 @@ mod tests {
         assert!(a.serve_hidden);
         assert_eq!(a.max_requests, 7);
         assert_eq!(a.timeout, 2.5);
+    }
+
+    #[test]
+    fn repeatable_settings_take_a_list_and_the_command_line_replaces_it() {
+        let file = "bind = [\"127.0.0.1:1\", \"[::1]:1\"]\ntls-bind = \"127.0.0.1:2\"\n";
+        let a = load_with(file, &[]).unwrap();
+        assert_eq!(a.bind, ["127.0.0.1:1", "[::1]:1"]);
+        assert_eq!(a.tls_bind, ["127.0.0.1:2"]);
+        let a = load_with(file, &["-b", "127.0.0.1:3", "-b", "127.0.0.1:4"]).unwrap();
+        assert_eq!(a.bind, ["127.0.0.1:3", "127.0.0.1:4"]);
+        assert_eq!(a.tls_bind, ["127.0.0.1:2"]);
+        let e = load_with("\nbind = [1.5]\n", &[]).unwrap_err();
+        assert!(
+            e.starts_with("FILE line 2: bind: expected a list of strings"),
+            "{e}"
+        );
+        let e = load_with("workers = [1, 2]\n", &[]).unwrap_err();
+        assert!(
+            e.starts_with("FILE line 1: workers: expected a single string"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod file;
 
 /// A pre-fork static-file HTTP/1.1 server.
 ///
-/// A master process binds the socket and supervises N worker processes that serve
+/// A master process binds the sockets and supervises N worker processes that serve
 /// GET and HEAD for the files under the document root.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "preforkd", version, about, max_term_width = 100)]
@@ -23,14 +23,30 @@ pub struct Args {
     #[arg(short = 'r', long = "root", value_name = "DIR", default_value = "www")]
     pub root: PathBuf,
 
-    /// Address to listen on, HOST:PORT (IPv6 as [::1]:8080; port 0 picks a free one)
-    #[arg(
-        short = 'b',
-        long = "bind",
-        value_name = "HOST:PORT",
-        default_value = "127.0.0.1:8080"
-    )]
-    pub bind: String,
+    /// Address to serve plain HTTP on, HOST:PORT (IPv6 as [::1]:8080; port 0 picks a free
+    /// one); repeat for more addresses [default: 127.0.0.1:8080 if no --tls-bind either]
+    #[arg(short = 'b', long = "bind", value_name = "HOST:PORT")]
+    pub bind: Vec<String>,
+
+    /// Address to serve HTTPS on, HOST:PORT; repeatable; needs --tls-cert and --tls-key
+    #[arg(long, value_name = "HOST:PORT")]
+    pub tls_bind: Vec<String>,
+
+    /// Certificate chain for --tls-bind, PEM, the server's certificate first
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of --tls-cert, PEM
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Answer plain HTTP requests with a redirect to the HTTPS address (needs --tls-bind)
+    #[arg(long)]
+    pub redirect_https: bool,
+
+    /// Send Strict-Transport-Security with this max-age on HTTPS responses (needs --tls-bind)
+    #[arg(long, value_name = "SECS")]
+    pub hsts: Option<u64>,
 
     /// Length of the listen queue for connections not yet accepted
     #[arg(long, value_name = "N", default_value_t = 1024)]
@@ -158,6 +174,52 @@ impl AcceptModel {
     }
 }
 
+/// The protocol a listening address speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    /// As in a URL, and in the upgrade's descriptor list (master/upgrade.rs).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// The flag that configures addresses of this scheme, for error messages.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Scheme::Http => "--bind",
+            Scheme::Https => "--tls-bind",
+        }
+    }
+}
+
+/// One address the pool listens on, and what it speaks there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub scheme: Scheme,
+}
+
+impl std::fmt::Display for Listen {
+    /// As a URL: `http://127.0.0.1:8080`, `https://[::1]:8443`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme.name(), self.addr)
+    }
+}
+
+/// Where the HTTPS listeners' certificate and key are; read by the TLS code, not here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// Which symlinks under the root are followed; the kernel enforces it (openat2).
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Symlinks {
@@ -185,7 +247,14 @@ pub struct Timeouts {
 pub struct Config {
     pub workers: usize,
     pub root: PathBuf,
-    pub bind: SocketAddr,
+    /// Plain addresses first, then HTTPS ones, each in the order given; never empty.
+    pub listen: Vec<Listen>,
+    /// Absolute (a daemon changes directory to /); Some exactly when an address is HTTPS.
+    pub tls: Option<TlsFiles>,
+    /// Plain HTTP requests get a redirect to HTTPS.
+    pub redirect_https: bool,
+    /// Strict-Transport-Security max-age for HTTPS responses.
+    pub hsts: Option<u64>,
     pub backlog: i32,
     pub worker_model: WorkerModel,
     pub accept: AcceptModel,
@@ -222,14 +291,18 @@ impl Config {
         }
         let root = std::fs::canonicalize(&args.root)
             .map_err(|e| format!("--root {}: {e}", args.root.display()))?;
-        let bind = resolve_bind(&args.bind)?;
+        let listen = listen(args)?;
+        let tls = tls(args)?;
         if args.backlog < 1 {
             return Err(format!("--backlog {}: must be at least 1", args.backlog));
         }
         Ok(Config {
             workers,
             root,
-            bind,
+            listen,
+            tls,
+            redirect_https: args.redirect_https,
+            hsts: args.hsts,
             backlog: args.backlog,
             worker_model: args.worker_model,
             accept: args
@@ -319,20 +392,100 @@ impl ProcessConfig {
     }
 }
 
-fn resolve_bind(text: &str) -> Result<SocketAddr, String> {
+/// Where nothing is asked for: one plain address, loopback only.
+const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// The addresses of --bind and --tls-bind, resolved, each at most once.
+fn listen(args: &Args) -> Result<Vec<Listen>, String> {
+    let default = [DEFAULT_BIND.to_owned()];
+    let plain = if args.bind.is_empty() && args.tls_bind.is_empty() {
+        &default[..]
+    } else {
+        &args.bind[..]
+    };
+    let mut out: Vec<Listen> = Vec::new();
+    for (scheme, texts) in [(Scheme::Http, plain), (Scheme::Https, &args.tls_bind[..])] {
+        for text in texts {
+            let addr = resolve_bind(scheme.flag(), text)?;
+            // Port 0 asks the kernel for a free port each time, so it never repeats.
+            if let Some(other) = out.iter().find(|l| l.addr == addr && addr.port() != 0) {
+                let resolved = if addr.to_string() == *text {
+                    String::new()
+                } else {
+                    format!(" ({addr})")
+                };
+                let also = match other.scheme {
+                    s if s == scheme => String::new(),
+                    s => format!(", also with {}", s.flag()),
+                };
+                return Err(format!(
+                    "{} {text}: the address{resolved} is given twice{also}",
+                    scheme.flag()
+                ));
+            }
+            out.push(Listen { addr, scheme });
+        }
+    }
+    Ok(out)
+}
+
+/// The TLS settings: the certificate and key come with HTTPS addresses, and the settings
+/// about HTTPS need one. The files are only named here; the TLS code loads and checks
+/// them.
+fn tls(args: &Args) -> Result<Option<TlsFiles>, String> {
+    let absolute = |flag: &str, p: &std::path::Path| {
+        std::path::absolute(p).map_err(|e| format!("{flag} {}: {e}", p.display()))
+    };
+    if let Some(first) = args.tls_bind.first() {
+        let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+            let missing = if args.tls_cert.is_none() {
+                "--tls-cert FILE"
+            } else {
+                "--tls-key FILE"
+            };
+            return Err(format!(
+                "--tls-bind {first}: HTTPS needs a certificate and its key: add {missing}"
+            ));
+        };
+        return Ok(Some(TlsFiles {
+            cert: absolute("--tls-cert", cert)?,
+            key: absolute("--tls-key", key)?,
+        }));
+    }
+    let needs_https = |flag: String| {
+        Err(format!(
+            "{flag}: only with an HTTPS address: add --tls-bind HOST:PORT"
+        ))
+    };
+    if let Some(cert) = &args.tls_cert {
+        return needs_https(format!("--tls-cert {}", cert.display()));
+    }
+    if let Some(key) = &args.tls_key {
+        return needs_https(format!("--tls-key {}", key.display()));
+    }
+    if args.redirect_https {
+        return needs_https("--redirect-https".into());
+    }
+    if let Some(secs) = args.hsts {
+        return needs_https(format!("--hsts {secs}"));
+    }
+    Ok(None)
+}
+
+fn resolve_bind(flag: &str, text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
     if !text.contains(':') {
         return Err(format!(
-            "--bind {text}: expected HOST:PORT, e.g. 127.0.0.1:8080"
+            "{flag} {text}: expected HOST:PORT, e.g. 127.0.0.1:8080"
         ));
     }
     match text.to_socket_addrs() {
         Ok(mut addrs) => addrs
             .next()
-            .ok_or_else(|| format!("--bind {text}: the host has no address")),
-        Err(e) => Err(format!("--bind {text}: {e}")),
+            .ok_or_else(|| format!("{flag} {text}: the host has no address")),
+        Err(e) => Err(format!("{flag} {text}: {e}")),
     }
 }
 
@@ -378,7 +531,14 @@ mod tests {
     fn defaults() {
         let c = parse(&[]).unwrap();
         assert!(c.workers >= 1);
-        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            c.listen,
+            [Listen {
+                addr: "127.0.0.1:8080".parse().unwrap(),
+                scheme: Scheme::Http
+            }]
+        );
+        assert_eq!(c.tls, None);
         assert_eq!(c.graceful_timeout, Duration::from_secs(30));
     }
 
@@ -408,9 +568,97 @@ mod tests {
 
     #[test]
     fn ipv6_bind() {
+        let c = parse(&["-b", "[::1]:8080"]).unwrap();
+        assert_eq!(c.listen[0].addr, "[::1]:8080".parse().unwrap());
+        assert_eq!(c.listen[0].to_string(), "http://[::1]:8080");
+    }
+
+    #[test]
+    fn several_addresses_of_both_schemes() {
+        let c = parse(&[
+            "--tls-bind",
+            "127.0.0.1:8443",
+            "-b",
+            "127.0.0.1:8080",
+            "--bind",
+            "[::1]:8080",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--hsts",
+            "600",
+            "--redirect-https",
+        ])
+        .unwrap();
+        let shown: Vec<String> = c.listen.iter().map(Listen::to_string).collect();
         assert_eq!(
-            parse(&["-b", "[::1]:8080"]).unwrap().bind,
-            "[::1]:8080".parse().unwrap()
+            shown,
+            [
+                "http://127.0.0.1:8080",
+                "http://[::1]:8080",
+                "https://127.0.0.1:8443"
+            ]
         );
+        let tls = c.tls.unwrap();
+        assert!(tls.cert.is_absolute() && tls.cert.ends_with("c.pem"));
+        assert!(tls.key.is_absolute() && tls.key.ends_with("k.pem"));
+        assert_eq!(c.hsts, Some(600));
+        assert!(c.redirect_https);
+        // HTTPS alone: no plain default beside it.
+        let c = parse(&[
+            "--tls-bind",
+            "127.0.0.1:8443",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k",
+        ])
+        .unwrap();
+        assert_eq!(c.listen.len(), 1);
+        assert_eq!(c.listen[0].scheme, Scheme::Https);
+        // Port 0 is a new free port each time.
+        assert_eq!(
+            parse(&["-b", "127.0.0.1:0", "-b", "127.0.0.1:0"])
+                .unwrap()
+                .listen
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn tls_settings_need_each_other() {
+        let tls = ["--tls-cert", "c", "--tls-key", "k"];
+        let err = |args: &[&str]| parse(args).unwrap_err();
+        let e = err(&["--tls-bind", "127.0.0.1:8443", "--tls-key", "k"]);
+        assert!(
+            e.starts_with("--tls-bind 127.0.0.1:8443") && e.contains("--tls-cert"),
+            "{e}"
+        );
+        let e = err(&["--tls-bind", "127.0.0.1:8443", "--tls-cert", "c"]);
+        assert!(
+            e.starts_with("--tls-bind 127.0.0.1:8443") && e.contains("--tls-key"),
+            "{e}"
+        );
+        assert!(err(&["--tls-cert", "c"]).starts_with("--tls-cert c: "));
+        assert!(err(&tls).starts_with("--tls-cert c: "));
+        assert!(err(&["--tls-key", "k"]).starts_with("--tls-key k: "));
+        assert!(err(&["--redirect-https"]).starts_with("--redirect-https: "));
+        assert!(err(&["--hsts", "60"]).starts_with("--hsts 60: "));
+        assert!(
+            err(&["-b", "127.0.0.1:80", "-b", "127.0.0.1:80"])
+                .starts_with("--bind 127.0.0.1:80: the address is given twice")
+        );
+        let mut args = vec!["-b", "127.0.0.1:80", "--tls-bind", "127.0.0.1:80"];
+        args.extend(tls);
+        let e = err(&args);
+        assert!(
+            e.starts_with("--tls-bind 127.0.0.1:80: ") && e.contains("--bind"),
+            "{e}"
+        );
+        let mut args = vec!["--tls-bind", "nonsense"];
+        args.extend(tls);
+        assert!(err(&args).starts_with("--tls-bind nonsense: expected HOST:PORT"));
     }
 }

@@ -5,8 +5,8 @@ use std::os::fd::{FromRawFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// Environment variable naming the listening descriptors a USR2 upgrade passes on.
-pub const UPGRADE_FDS_VAR: &str = "PREFORKD_LISTEN_FDS";
+use crate::config::{Listen, Scheme};
+use crate::master::upgrade::{self, UPGRADE_FDS_VAR};
 
 /// Binds a non-blocking listening socket with SO_REUSEADDR (restart without waiting for
 /// TIME_WAIT) and SO_REUSEPORT (a new master can bind beside a running one), and the
@@ -25,6 +25,9 @@ pub fn bind(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Listening sockets by address: each address's scheme and its sockets, in slot order.
+pub type Groups = Vec<(Scheme, Vec<TcpListener>)>;
+
 /// Where a listening socket came from, for the start-up log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -33,36 +36,49 @@ pub enum Origin {
     Systemd,
 }
 
-/// The listening sockets handed down by an upgrading master (PREFORKD_LISTEN_FDS: its
-/// slot sockets, in slot order) or by systemd (LISTEN_FDS), if any. Extra systemd
-/// sockets are closed with a warning: preforkd serves one address.
-pub fn inherited() -> Result<Option<(Vec<TcpListener>, Origin)>, String> {
+/// The listening sockets handed down by an upgrading master (PREFORKD_LISTEN_FDS: each
+/// address's slot sockets, in slot order) or by systemd (LISTEN_FDS: one socket per
+/// address), if any, grouped by address with the scheme each speaks.
+///
+/// systemd says nothing of the protocol, so a socket is HTTPS if its unit names it
+/// `https` (`FileDescriptorName=https`) or if it listens on a `--tls-bind` address of
+/// `configured`; otherwise plain HTTP.
+pub fn inherited(configured: &[Listen]) -> Result<Option<(Groups, Origin)>, String> {
     let upgrade = std::env::var(UPGRADE_FDS_VAR).ok();
     // SAFETY: called from main before any thread exists.
     unsafe { std::env::remove_var(UPGRADE_FDS_VAR) };
     let systemd = crate::master::systemd::listen_fds();
-    let (fds, origin) = match upgrade {
+    let passed = match upgrade {
         Some(list) => {
-            let fds = list
-                .split(',')
-                .map(|f| f.trim().parse::<RawFd>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| format!("{UPGRADE_FDS_VAR}={list}: expected descriptor numbers"))?;
-            (fds, Origin::Upgrade)
+            let mut groups = Vec::new();
+            for (scheme, fds) in upgrade::decode(&list)? {
+                let sockets = fds.into_iter().map(adopt).collect::<Result<Vec<_>, _>>()?;
+                groups.push((scheme, sockets));
+            }
+            return Ok((!groups.is_empty()).then_some((groups, Origin::Upgrade)));
         }
-        None if !systemd.is_empty() => (systemd, Origin::Systemd),
+        None if !systemd.is_empty() => systemd,
         None => return Ok(None),
     };
-    let mut sockets = fds.into_iter().map(adopt).collect::<Result<Vec<_>, _>>()?;
-    if origin == Origin::Systemd {
-        for extra in sockets.drain(1..) {
-            crate::log::warn(format_args!(
-                "ignoring extra inherited socket {:?}: preforkd serves one address",
-                extra.local_addr()
-            ));
-        }
+    let tls_addrs: Vec<SocketAddr> = configured
+        .iter()
+        .filter(|l| l.scheme == Scheme::Https)
+        .map(|l| l.addr)
+        .collect();
+    let mut out = Vec::new();
+    for (fd, name) in passed {
+        let socket = adopt(fd)?;
+        let addr = socket
+            .local_addr()
+            .map_err(|e| format!("inherited descriptor {fd}: {e}"))?;
+        let scheme = if name == "https" || tls_addrs.contains(&addr) {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        out.push((scheme, vec![socket]));
     }
-    Ok((!sockets.is_empty()).then_some((sockets, origin)))
+    Ok(Some((out, Origin::Systemd)))
 }
 
 /// Takes ownership of an inherited descriptor after checking that it is a listening

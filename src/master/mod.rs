@@ -14,7 +14,7 @@
 //! 5. sleep until the next signal or tick.
 //!
 //! The worker table, and the one state each worker is in, are in workers.rs; the
-//! listening sockets, one per slot or one shared, in sockets.rs.
+//! listening sockets, per address one per slot or one shared, in sockets.rs.
 
 pub mod daemon;
 pub mod listener;
@@ -25,7 +25,6 @@ pub mod upgrade;
 pub mod workers;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -40,7 +39,7 @@ use self::sockets::Sockets;
 use self::upgrade::Invocation;
 use self::workers::Workers;
 use crate::config::file as config_file;
-use crate::config::{AcceptModel, Config, WorkerModel};
+use crate::config::{AcceptModel, Config, Listen, WorkerModel};
 use crate::heartbeat::Board;
 use crate::log;
 use crate::ready::ReadyPipe;
@@ -61,7 +60,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Starts the server; returns once it has stopped. `invocation` is how to re-read the
 /// configuration (HUP) and how to start a new master (USR2).
 pub fn run(config: Config, invocation: Invocation) -> ExitCode {
-    let inherited = match listener::inherited() {
+    let inherited = match listener::inherited(&config.listen) {
         Ok(l) => l,
         Err(message) => return fail(&mut Readiness::none(), &message, 2),
     };
@@ -92,6 +91,15 @@ pub fn run(config: Config, invocation: Invocation) -> ExitCode {
     }
 }
 
+/// The addresses as the log shows them: `http://127.0.0.1:8080, https://[::1]:8443`.
+fn urls(listen: &[Listen]) -> String {
+    listen
+        .iter()
+        .map(Listen::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn fail(readiness: &mut Readiness, message: &str, code: u8) -> ExitCode {
     readiness.failed(message);
     ExitCode::from(code)
@@ -101,7 +109,7 @@ fn fail(readiness: &mut Readiness, message: &str, code: u8) -> ExitCode {
 fn start(
     mut config: Config,
     invocation: Invocation,
-    inherited: Option<(Vec<TcpListener>, Origin)>,
+    inherited: Option<(listener::Groups, Origin)>,
 ) -> Result<Arbiter, String> {
     let owner = config.process.credentials.as_ref().map(|c| c.owner());
     log::open(
@@ -130,14 +138,14 @@ fn start(
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let board = Board::new().map_err(|e| format!("cannot map the heartbeat board: {e}"))?;
     let ready = ReadyPipe::new().map_err(|e| format!("cannot make the readiness pipe: {e}"))?;
-    let addr = sockets.local_addr();
+    let addrs = urls(&sockets.listening());
     let from = match origin {
         Origin::Bound => String::new(),
         Origin::Upgrade => format!(" (socket inherited from master {parent})"),
         Origin::Systemd => " (socket from systemd)".into(),
     };
     log::info(format_args!(
-        "preforkd {} listening on {addr}, {} {:?} workers, {}, root {}{from}",
+        "preforkd {} listening on {addrs}, {} {:?} workers, {}, root {}{from}",
         env!("CARGO_PKG_VERSION"),
         config.workers,
         config.worker_model,
@@ -335,13 +343,17 @@ impl Arbiter {
         Root::open(&config.root, config.symlinks, config.serve_hidden)
             .map_err(|e| format!("--root {}: {e}", config.root.display()))?;
         let old = &self.config;
-        if config.bind != old.bind || config.backlog != old.backlog {
+        if config.listen != old.listen || config.backlog != old.backlog {
             log::warn(format_args!(
-                "reload: --bind/--backlog changed to {} (backlog {}); the listening socket \
-                 changes only with a restart or a USR2 upgrade, keeping {} (backlog {})",
-                config.bind, config.backlog, old.bind, old.backlog
+                "reload: --bind/--tls-bind/--backlog changed to {} (backlog {}); the \
+                 listening sockets change only with a restart or a USR2 upgrade, keeping {} \
+                 (backlog {})",
+                urls(&config.listen),
+                config.backlog,
+                urls(&old.listen),
+                old.backlog
             ));
-            config.bind = old.bind;
+            config.listen = old.listen.clone();
             config.backlog = old.backlog;
         }
         if config.accept != self.accept_asked {
@@ -397,7 +409,7 @@ impl Arbiter {
         {
             log::warn(format_args!("cannot rename the pid file to .oldbin: {e}"));
         }
-        match upgrade::spawn_new_master(&self.invocation, self.sockets.raw_fds()) {
+        match upgrade::spawn_new_master(&self.invocation, &self.sockets.raw_fds()) {
             Ok(pid) => {
                 log::info(format_args!(
                     "SIGUSR2: started new master {pid} ({}); send WINCH then QUIT to {} to \

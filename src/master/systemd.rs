@@ -7,11 +7,13 @@ use std::os::unix::net::UnixDatagram;
 /// The first descriptor systemd passes (SD_LISTEN_FDS_START).
 const LISTEN_FDS_START: RawFd = 3;
 
-/// The descriptors systemd passed us, if it passed any to this very process. The
-/// variables are removed so that nothing we start believes they are meant for it.
-pub fn listen_fds() -> Vec<RawFd> {
+/// The descriptors systemd passed us, if it passed any to this very process, each with
+/// its name (`FileDescriptorName=` in the socket unit; empty if none). The variables are
+/// removed so that nothing we start believes they are meant for it.
+pub fn listen_fds() -> Vec<(RawFd, String)> {
     let pid = std::env::var("LISTEN_PID").ok();
     let count = std::env::var("LISTEN_FDS").ok();
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
     // SAFETY: called from main before any thread exists, so nothing reads the
     // environment concurrently.
     unsafe {
@@ -23,7 +25,10 @@ pub fn listen_fds() -> Vec<RawFd> {
         return Vec::new();
     }
     let n = count.and_then(|n| n.parse::<RawFd>().ok()).unwrap_or(0);
-    (LISTEN_FDS_START..LISTEN_FDS_START + n.max(0)).collect()
+    let mut names = names.split(':');
+    (LISTEN_FDS_START..LISTEN_FDS_START + n.max(0))
+        .map(|fd| (fd, names.next().unwrap_or_default().to_owned()))
+        .collect()
 }
 
 /// Sends one state change to systemd ("READY=1", ...); a no-op outside a notify unit.

@@ -39,7 +39,7 @@ pub enum WorkerState {
 pub struct Worker {
     pub pid: Pid,
     pub generation: u64,
-    /// Its place in the pool: which listening socket it accepts from (reuseport), and
+    /// Its place in the pool: which listening sockets it accepts from (reuseport), and
     /// which worker of the next generation replaces it.
     pub slot: usize,
     /// Its heartbeat cell on the board (a slot's old and new worker overlap).
@@ -108,8 +108,8 @@ impl Workers {
         match forked {
             Ok(ForkResult::Child) => {
                 sockets.keep_only_in_child(slot);
-                let listener = sockets.for_slot(slot);
-                let code = worker::run(listener, config, master, Some(heartbeat), ready);
+                let listeners = sockets.for_slot(slot);
+                let code = worker::run(&listeners, config, master, Some(heartbeat), ready);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {

@@ -1,10 +1,11 @@
 //! The event model: one epoll loop per worker over many non-blocking connections (as
 //! nginx does), so thousands of idle keep-alive clients cannot starve a new one.
 //!
-//! Accepting: the worker watches its listener level-triggered and takes one connection
-//! per wake-up. With `--accept reuseport` the listener is its slot's own socket; with
-//! `shared` every worker watches the one socket and the first awake wins; `exclusive`
-//! registers that socket with EPOLLEXCLUSIVE (see accept.rs).
+//! Accepting: the worker watches its listeners (one per address) level-triggered and
+//! takes one connection per wake-up. With `--accept reuseport` each listener is its
+//! slot's own socket of that address; with `shared` every worker watches the one socket
+//! of each address and the first awake wins; `exclusive` registers those sockets with
+//! EPOLLEXCLUSIVE (see accept.rs).
 //!
 //! Connections are registered edge-triggered for both directions once, so
 //! `Conn::drive` runs until the socket would block, which edge triggering requires. The
@@ -12,21 +13,20 @@
 //! will come for it, so the loop drives it again on its next turn.
 //! Timeouts are swept a few times a second instead of arming a timer per operation.
 
-use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::accept::{REQUEUE_EVERY, accept, listen_interest, requeue};
+use super::accept::{Listener, REQUEUE_EVERY, accept, listen_interest, requeue, transport_for};
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
-use super::transport::Transport;
 use crate::config::AcceptModel;
 
-/// The token of the listening socket; connections use their slot index.
-const LISTENER: u64 = u64::MAX;
+/// Listener i's token is `LISTENER | i`; connections use their slab index, which never
+/// comes near this bit.
+const LISTENER: u64 = 1 << 63;
 /// Both directions, edge-triggered, once for the connection's life: a transport may
 /// wait for either (TLS), and re-arming would cost an epoll_ctl per turn.
 const CONN_INTEREST: EpollFlags = EpollFlags::EPOLLIN
@@ -49,13 +49,13 @@ const EVENTS: usize = 256;
 
 /// Serves until told to stop and every connection has finished.
 pub fn serve(
-    listener: &TcpListener,
+    listeners: &[Listener],
     model: AcceptModel,
     ctx: Context,
     life: &Lifecycle,
     max_connections: usize,
 ) {
-    match EventLoop::new(listener, model, ctx, life, max_connections) {
+    match EventLoop::new(listeners, model, ctx, life, max_connections) {
         Ok(mut event_loop) => {
             life.ready();
             event_loop.run();
@@ -107,15 +107,16 @@ impl Slab {
 /// One worker's loop and everything it owns between turns.
 struct EventLoop<'a> {
     epoll: Epoll,
-    listener: &'a TcpListener,
-    listen_event: EpollEvent,
-    /// Whether the listener is in the epoll set: it leaves while the worker is full or
-    /// stopping, so the backlog waits for a worker with room.
+    listeners: &'a [Listener<'a>],
+    listen_interest: EpollFlags,
+    /// Whether the listeners are in the epoll set: they leave while the worker is full
+    /// or stopping, so the backlogs wait for a worker with room.
     listening: bool,
-    /// The queue was emptied once on the way out (see `run`).
+    /// The queues were emptied once on the way out (see `run`).
     drained: bool,
-    /// Connections accepted: with EPOLLEXCLUSIVE, every REQUEUE_EVERY-th requeues.
-    accepted: Option<u64>,
+    /// Connections accepted per listener: with EPOLLEXCLUSIVE, every REQUEUE_EVERY-th
+    /// requeues that listener.
+    accepted: Option<Vec<u64>>,
     slab: Slab,
     ctx: Context,
     life: &'a Lifecycle,
@@ -130,24 +131,29 @@ struct EventLoop<'a> {
 
 impl<'a> EventLoop<'a> {
     fn new(
-        listener: &'a TcpListener,
+        listeners: &'a [Listener<'a>],
         model: AcceptModel,
         ctx: Context,
         life: &'a Lifecycle,
         max_connections: usize,
     ) -> Result<EventLoop<'a>, (&'static str, Errno)> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| ("epoll_create", e))?;
-        let listen_event = EpollEvent::new(listen_interest(model), LISTENER);
-        epoll
-            .add(listener.as_fd(), listen_event)
-            .map_err(|e| ("epoll_ctl(listener)", e))?;
+        let listen_interest = listen_interest(model);
+        for (i, listener) in listeners.iter().enumerate() {
+            epoll
+                .add(
+                    listener.socket.as_fd(),
+                    EpollEvent::new(listen_interest, LISTENER | i as u64),
+                )
+                .map_err(|e| ("epoll_ctl(listener)", e))?;
+        }
         Ok(EventLoop {
             epoll,
-            listener,
-            listen_event,
+            listeners,
+            listen_interest,
             listening: true,
             drained: false,
-            accepted: (model == AcceptModel::Exclusive).then_some(0),
+            accepted: (model == AcceptModel::Exclusive).then(|| vec![0; listeners.len()]),
             slab: Slab::default(),
             ctx,
             life,
@@ -191,7 +197,7 @@ impl<'a> EventLoop<'a> {
                 self.sweep_deadlines(now);
                 if self.ctx.stopping && self.slab.len == 0 {
                     // What is already queued is answered (with Connection: close) before
-                    // leaving: when this worker is the last to hold its socket (a slot
+                    // leaving: when this worker is the last to hold its sockets (a slot
                     // closed by TTOU), nobody else would. Once, so a busy shared queue
                     // cannot keep a retiring worker alive.
                     if !self.drained {
@@ -221,7 +227,7 @@ impl<'a> EventLoop<'a> {
 
     fn dispatch(&mut self, event: EpollEvent, now: Instant) {
         match event.data() {
-            LISTENER => self.accept_some(now),
+            token if token & LISTENER != 0 => self.accept_some((token & !LISTENER) as usize, now),
             token => self.ready(token as usize, event.events(), now),
         }
     }
@@ -252,36 +258,41 @@ impl<'a> EventLoop<'a> {
         self.pending = pending;
     }
 
-    fn accept_some(&mut self, now: Instant) {
+    /// Takes connections from listener `l`.
+    fn accept_some(&mut self, l: usize, now: Instant) {
         for _ in 0..ACCEPT_BATCH {
             if self.slab.len >= self.max_connections || self.ctx.stopping {
                 return;
             }
-            if !self.accept_one(now) {
+            if !self.accept_one(l, now) {
                 return;
             }
         }
     }
 
-    /// Takes every connection waiting in the queue, whatever the limits.
+    /// Takes every connection waiting in every queue, whatever the limits.
     fn drain_queue(&mut self, now: Instant) {
-        while self.accept_one(now) {}
+        for l in 0..self.listeners.len() {
+            while self.accept_one(l, now) {}
+        }
     }
 
-    /// Accepts one connection and serves what it already sent; false if none waited.
-    fn accept_one(&mut self, now: Instant) -> bool {
-        let (stream, peer) = match accept(self.listener) {
+    /// Accepts one connection from listener `l` and serves what it already sent; false
+    /// if none waited.
+    fn accept_one(&mut self, l: usize, now: Instant) -> bool {
+        let (stream, peer, scheme) = match accept(&self.listeners[l]) {
             Ok(s) => s,
             // EAGAIN: another worker took it. EMFILE and friends: try again next wake-up.
             Err(_) => return false,
         };
-        if let Some(n) = &mut self.accepted {
+        if let Some(n) = self.accepted.as_mut().and_then(|counts| counts.get_mut(l)) {
             *n += 1;
             if *n % REQUEUE_EVERY == 0 && self.listening {
-                let _ = requeue(&self.epoll, self.listener, self.listen_event);
+                let event = EpollEvent::new(self.listen_interest, LISTENER | l as u64);
+                let _ = requeue(&self.epoll, self.listeners[l].socket, event);
             }
         }
-        let mut conn = Conn::new(Transport::Plain(stream), peer, &self.ctx, now);
+        let mut conn = Conn::new(transport_for(stream, scheme), peer, &self.ctx, now);
         // The request usually arrives with the connection: answer it now. A client
         // that closes after one response (HTTP/1.0, `ab`) then never costs an
         // epoll_ctl or another wait.
@@ -320,17 +331,29 @@ impl<'a> EventLoop<'a> {
         }
     }
 
-    /// Takes the listener out of the epoll set while full or stopping, back when not.
+    /// Takes the listeners out of the epoll set while full or stopping, back when not.
     fn update_listening(&mut self) {
         let open = self.slab.len < self.max_connections && !self.ctx.stopping;
         if self.listening && !open {
-            let _ = self.epoll.delete(self.listener.as_fd());
+            for listener in self.listeners {
+                let _ = self.epoll.delete(listener.socket.as_fd());
+            }
             self.listening = false;
         } else if !self.listening && open {
-            self.listening = self
-                .epoll
-                .add(self.listener.as_fd(), self.listen_event)
-                .is_ok();
+            // All or none: one that fails to come back leaves the others out too, and
+            // the next turn tries them all again.
+            self.listening = true;
+            for (i, listener) in self.listeners.iter().enumerate() {
+                let event = EpollEvent::new(self.listen_interest, LISTENER | i as u64);
+                if self.epoll.add(listener.socket.as_fd(), event).is_err() {
+                    self.listening = false;
+                }
+            }
+            if !self.listening {
+                for listener in self.listeners {
+                    let _ = self.epoll.delete(listener.socket.as_fd());
+                }
+            }
         }
     }
 

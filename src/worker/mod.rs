@@ -1,4 +1,4 @@
-//! A worker process: inherits the listening socket, serves until told to stop.
+//! A worker process: inherits its listening sockets, serves until told to stop.
 //!
 //! Each worker model (`event`, `sync`) lives in its own file and drives the shared
 //! [`conn::Conn`], which reads and writes through a [`transport::Transport`]; this file
@@ -12,8 +12,6 @@ pub mod lifecycle;
 pub mod sync;
 pub mod transport;
 
-use std::net::TcpListener;
-
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -23,6 +21,7 @@ use crate::log;
 use crate::ready::Notifier;
 use crate::site::handler::Site;
 use crate::site::root::Root;
+use accept::Listener;
 use conn::Context;
 use lifecycle::Lifecycle;
 
@@ -32,7 +31,7 @@ pub const EXIT_BOOT_ERROR: i32 = 3;
 
 /// Runs a worker to the end; the return value is the process's exit code.
 pub fn run(
-    listener: &TcpListener,
+    listeners: &[Listener],
     config: &Config,
     master: Pid,
     heartbeat: Option<Slot>,
@@ -71,16 +70,18 @@ pub fn run(
         }
     };
     // Whether bound here, inherited on upgrade or passed by systemd.
-    let _ = socket2::SockRef::from(listener).set_tcp_nodelay(true);
+    for listener in listeners {
+        let _ = socket2::SockRef::from(listener.socket).set_tcp_nodelay(true);
+    }
     let ctx = Context::new(
         Site::new(root, config.cache_control.clone(), config.autoindex),
         config.timeouts,
     );
     match config.worker_model {
-        WorkerModel::Sync => sync::serve(listener, config.accept, ctx, &life),
+        WorkerModel::Sync => sync::serve(listeners, config.accept, ctx, &life),
         WorkerModel::Event => {
             event::raise_nofile_limit();
-            event::serve(listener, config.accept, ctx, &life, config.max_connections);
+            event::serve(listeners, config.accept, ctx, &life, config.max_connections);
         }
     }
     log::flush();

@@ -1,23 +1,21 @@
 //! The classic pre-fork model: each worker takes one connection at a time and serves it,
 //! keep-alive included, until it closes or idles out (as Apache prefork does).
 
-use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::time::Instant;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::accept::{ListenWait, accept};
+use super::accept::{ListenWait, Listener, accept, transport_for};
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
-use super::transport::Transport;
 use crate::config::AcceptModel;
 
 /// How long a wait may last before the worker looks at its stop flag and its master again.
 const CHECK_EVERY_MS: u16 = 1000;
 
-pub fn serve(listener: &TcpListener, model: AcceptModel, mut ctx: Context, life: &Lifecycle) {
-    let mut waiter = match ListenWait::new(listener, model) {
+pub fn serve(listeners: &[Listener], model: AcceptModel, mut ctx: Context, life: &Lifecycle) {
+    let mut waiter = match ListenWait::new(listeners, model) {
         Ok(w) => w,
         Err(e) => {
             crate::log::error(format_args!("epoll (listener): {e}"));
@@ -26,29 +24,33 @@ pub fn serve(listener: &TcpListener, model: AcceptModel, mut ctx: Context, life:
     };
     life.ready();
     while !life.should_stop() {
-        if !waiter.wait(CHECK_EVERY_MS) {
-            continue;
-        }
-        // Another worker may have taken it first: the listener is non-blocking.
-        life.tick(ctx.served);
-        let Ok((stream, peer)) = accept(listener) else {
+        let Some(i) = waiter.wait(CHECK_EVERY_MS) else {
             continue;
         };
-        waiter.accepted();
+        // Another worker may have taken it first: the listener is non-blocking.
+        life.tick(ctx.served);
+        let Ok((stream, peer, scheme)) = accept(&listeners[i]) else {
+            continue;
+        };
+        waiter.accepted(i);
+        let transport = transport_for(stream, scheme);
         serve_one(
-            Conn::new(Transport::Plain(stream), peer, &ctx, Instant::now()),
+            Conn::new(transport, peer, &ctx, Instant::now()),
             &mut ctx,
             life,
         );
     }
     // What is already queued is answered (with Connection: close): when this worker is
-    // the last to hold its socket (a slot closed by TTOU), nobody else would.
-    while let Ok((stream, peer)) = accept(listener) {
-        serve_one(
-            Conn::new(Transport::Plain(stream), peer, &ctx, Instant::now()),
-            &mut ctx,
-            life,
-        );
+    // the last to hold its sockets (a slot closed by TTOU), nobody else would.
+    for listener in listeners {
+        while let Ok((stream, peer, scheme)) = accept(listener) {
+            let transport = transport_for(stream, scheme);
+            serve_one(
+                Conn::new(transport, peer, &ctx, Instant::now()),
+                &mut ctx,
+                life,
+            );
+        }
     }
 }
 

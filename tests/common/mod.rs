@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -480,14 +481,26 @@ pub fn command(root: &Path, bind: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// Parses "... listening on ADDR, ..." into ADDR.
+/// Parses "... listening on http://ADDR, https://ADDR2, ..." into the first plain
+/// ADDR.
 pub fn listening_addr(line: &str) -> Option<SocketAddr> {
-    line.split("listening on ")
-        .nth(1)?
-        .split(',')
-        .next()?
-        .parse()
-        .ok()
+    listening_addrs(line)
+        .into_iter()
+        .find_map(|(scheme, addr)| (scheme == "http").then_some(addr))
+}
+
+/// Parses "... listening on http://ADDR, https://ADDR2, N ... workers" into every
+/// (scheme, address), in order.
+pub fn listening_addrs(line: &str) -> Vec<(String, SocketAddr)> {
+    let Some(rest) = line.split("listening on ").nth(1) else {
+        return Vec::new();
+    };
+    rest.split(", ")
+        .map_while(|url| {
+            let (scheme, addr) = url.split_once("://")?;
+            Some((scheme.to_owned(), addr.parse().ok()?))
+        })
+        .collect()
 }
 
 /// The pid in brackets that every log line carries: "[date] [PID] [LEVEL] ...".
@@ -715,4 +728,79 @@ pub fn socket_inodes(pid: i32) -> Vec<u64> {
 /// The ready workers of a master: its live children (a zombie is not a worker).
 pub fn live_children(pid: i32) -> Vec<i32> {
     children(pid).into_iter().filter(|p| alive(*p)).collect()
+}
+
+// ---- Inherited sockets and refused starts ----
+
+/// Makes `fds` descriptors 3, 4, ... of the process `cmd` starts, as systemd and an
+/// upgrading master pass them (close-on-exec cleared on those alone).
+pub fn pass_fds(cmd: &mut Command, fds: &[RawFd]) {
+    let fds = fds.to_vec();
+    // Copies out of the way first, so a descriptor already numbered 3 or 4 cannot be
+    // overwritten before it is moved (close-on-exec: the copies do not reach preforkd).
+    let mut copies = vec![-1; fds.len()];
+    // SAFETY: fcntl and dup2 are async-signal-safe, and both vectors were allocated
+    // before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (copy, &fd) in copies.iter_mut().zip(&fds) {
+                *copy = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
+                if *copy == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (i, &copy) in copies.iter().enumerate() {
+                if libc::dup2(copy, 3 + i as RawFd) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Starts preforkd with 2 workers as systemd would: `fds` as descriptors 3, 4, ...
+/// (LISTEN_FDS), named by `names` (LISTEN_FDNAMES, `a:b`) if given, then `args`.
+pub fn socket_activated(root: &Path, fds: &[RawFd], names: Option<&str>, args: &[&str]) -> Server {
+    // LISTEN_PID must be the server's own pid: a shell sets it to its $$ and then
+    // becomes the server with exec, keeping both the pid and the descriptors.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "LISTEN_PID=$$ LISTEN_FDS={} exec \"$0\" \"$@\"",
+            fds.len()
+        ))
+        .arg(BIN)
+        .args(["-w", "2", "-b", "127.0.0.1:1", "-r"])
+        .arg(root)
+        .args(model_args())
+        .args(args);
+    if let Some(names) = names {
+        cmd.env("LISTEN_FDNAMES", names);
+    }
+    pass_fds(&mut cmd, fds);
+    Server::start_cmd(cmd, root, 2)
+}
+
+/// Runs preforkd to completion; returns (exit code, stderr).
+pub fn run_to_end(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN).args(args).output().expect("run preforkd");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs preforkd with `args` and checks that it refuses to start: exit code 2 and one
+/// line of error that names `flag`.
+pub fn assert_refused(args: &[&str], flag: &str) {
+    let (code, stderr) = run_to_end(args);
+    assert_eq!(code, Some(2), "{args:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line, got: {stderr}");
+    assert!(
+        lines[0].contains(flag),
+        "{args:?} should name {flag}: {stderr}"
+    );
+    assert!(!stderr.contains("started"), "no worker may start: {stderr}");
 }
