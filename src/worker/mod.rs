@@ -15,11 +15,11 @@ pub mod transport;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::config::{Config, WorkerModel};
+use crate::config::{Config, Scheme, WorkerModel};
 use crate::heartbeat::Slot;
 use crate::log;
 use crate::ready::Notifier;
-use crate::site::handler::Site;
+use crate::site::handler::{Https, Site};
 use crate::site::root::Root;
 use accept::Listener;
 use conn::Context;
@@ -73,10 +73,9 @@ pub fn run(
     for listener in listeners {
         let _ = socket2::SockRef::from(listener.socket).set_tcp_nodelay(true);
     }
-    let ctx = Context::new(
-        Site::new(root, config.cache_control.clone(), config.autoindex),
-        config.timeouts,
-    );
+    let mut site = Site::new(root, config.cache_control.clone(), config.autoindex);
+    site.https = Https::new(redirect_port(listeners, config), config.hsts);
+    let ctx = Context::new(site, config.timeouts);
     match config.worker_model {
         WorkerModel::Sync => sync::serve(listeners, config.accept, ctx, &life),
         WorkerModel::Event => {
@@ -86,6 +85,18 @@ pub fn run(
     }
     log::flush();
     0
+}
+
+/// `--redirect-https`: the first TLS listener's port, as bound (`--tls-bind` may say 0).
+fn redirect_port(listeners: &[Listener], config: &Config) -> Option<u16> {
+    if !config.redirect_https {
+        return None;
+    }
+    listeners
+        .iter()
+        .find(|l| l.scheme == Scheme::Https)
+        .and_then(|l| l.socket.local_addr().ok())
+        .map(|a| a.port())
 }
 
 /// Test-only: while the file `PREFORKD_TEST_CRASH_BEFORE_READY` names exists, a worker
