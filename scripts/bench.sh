@@ -2,13 +2,16 @@
 # Side-by-side benchmark: preforkd (event and sync worker models, and the event model
 # under each --accept model) against nginx (default-like, tuned and tuned + reuseport
 # configs) and lighttpd, same document root, same worker count, same keep-alive, access
-# logs off, all on 127.0.0.1.
+# logs off, all on 127.0.0.1; and over HTTPS, preforkd-tls against nginx-tls (scenarios
+# s9-s12, run only when named).
 #
 # Usage:  scripts/bench.sh              full run (long: see the estimate it prints)
 #         QUICK=1 scripts/bench.sh      smoke run (2 s wrk, ab -n 5000, 1 rep, workers 1 2,
 #                                       200 idle clients)
+#         SERVERS="nginx-tls preforkd-tls" WORKERS=2 SCENARIOS="s9 s10 s11 s12" scripts/bench.sh
+#                                       the HTTPS scenarios (a test certificate is made per run)
 # Env:    WORKERS="1 2 4 8"  REPS=3  WRK_D=10s  STARV_D=5s  AB_N=50000  AB_C=100
-#         WRK_T=1  wrk threads in s1 and s3
+#         WRK_T=1  wrk threads in s1, s3, s7, s8, s9 and s11
 #         IDLE_N=1000  PROBES=20  PROBE_TIMEOUT=2
 #         SERVERS="nginx nginx-tuned lighttpd preforkd-event preforkd-sync"  the default; all kinds:
 #           nginx            nginx defaults that matter here (sendfile on, no open_file_cache)
@@ -22,15 +25,35 @@
 #                            --worker-model event --accept reuseport|shared|exclusive: one
 #                            SO_REUSEPORT socket per worker slot / one socket polled by every
 #                            worker / one socket registered with EPOLLEXCLUSIVE
+#         HTTPS kinds (only an HTTPS listener; they run only s9-s12, and the kinds above only
+#         s1-s8, so SERVERS may mix them):
+#           nginx-tls        nginx-tuned's settings (open_file_cache, keep-alive, no access log)
+#                            with `listen 127.0.0.1:PORT ssl`, TLSv1.2 and TLSv1.3 only,
+#                            ssl_session_cache off, ssl_session_tickets off and no TLS 1.3
+#                            tickets either (every handshake full, nothing kept or sent per
+#                            session); sendfile plays no part over TLS without kTLS, see
+#                            conf_nginx
+#           preforkd-tls     --worker-model event, the default accept model, and
+#                            --tls-bind 127.0.0.1:PORT --tls-cert CERT --tls-key KEY, no -b
+#                            (a binary without these flags fails at start, one that does not
+#                            answer https://.../1k.html with 200 over a verified handshake
+#                            within 10 s is stopped: either is skipped with a note)
+#         The certificate both use is made once per run in the temp dir by the openssl CLI:
+#         self-signed ECDSA P-256, CN=localhost, SAN DNS:localhost and IP:127.0.0.1, 2 days.
 #         PREFORKD=target/release/preforkd (built with cargo if missing and at the default path;
 #                  a missing/failing binary or a rejected --worker-model/--accept is skipped
 #                  with a note)
 #         KEEPALIVE_TIMEOUT=65 KEEPALIVE_REQUESTS=1000   (nginx and lighttpd)
 #         OUTDIR=scripts/results   KEEP_TMP=1 keeps the temp dir (configs, logs, raw outputs)
 #         SCENARIOS="s1 s2 s3 s4 s6"  a subset runs only those (s5 idle memory is always taken);
-#                  s7 and s8 (the 100 KiB and 64 MiB downloads) run only when named
+#                  s7 and s8 (the 100 KiB and 64 MiB downloads) and the HTTPS scenarios s9-s12
+#                  run only when named
 #         BAL_CONNS=800  connections opened in s6
-#         DL_C=16  concurrent clients of the download scenarios s3, s7 and s8 (1, 16, 256...)
+#         DL_C=16  concurrent clients of the download scenarios s3, s7, s8 and s11 (1, 16, 256...)
+#         S_TIME_D=(WRK_D in seconds)  length of s10 in whole seconds (openssl s_time -time)
+#         S_TIME_P=2  openssl s_time processes run at once in s10 (see s10 below)
+#         IDLE_TLS_N=500  idle TLS connections held in s12
+#         IDLE_TLS_C=8    of which at most this many are being set up at once (0: all at once)
 #
 # Scenarios (per server and worker count; each run on a freshly started server, the servers
 # taking turns scenario by scenario, A B C then C B A in the next repetition; medians and
@@ -55,6 +78,28 @@
 #       The connections arrive while every worker idles, so this shows how the accept
 #       model hands out connections (a shared socket woken in every worker can give most
 #       of them to one worker, which then serves them all alone)
+# HTTPS (the *-tls kinds; each session also records what one `openssl s_client` handshake
+# negotiated, so that the servers are seen to do the same work):
+#   s9  wrk -t$WRK_T -c100 -d$WRK_D on https://.../1k.html   req/s, server CPU per request,
+#       wrk CPU (keep-alive: 100 handshakes, then records)
+#   s10 $S_TIME_P x `openssl s_time -connect 127.0.0.1:PORT -new -time $S_TIME_D -www /1k.html`:
+#       full handshakes per second (every connection is new, offers no session, sends one
+#       HTTP/1.0 GET and reads the response to the close; the connections of all processes
+#       over the measured wall time) and server CPU per handshake (handshake + one GET);
+#       s_time's CPU % per process: each is single-threaded, and does the costlier half of
+#       a handshake (it verifies an ECDSA signature, the server makes one: measured ~1.6x
+#       the server's CPU against nginx-tls). So no number of them makes the rate
+#       server-bound on 2 shared cores; 2 (the default) saturate both cores and keep both
+#       workers of -w 2 busy, where 1 s_time alternates with the server and leaves a core
+#       idle (measured: s_time at 54%, nginx-tls at 0.34 cores). The server's CPU per
+#       handshake, which the target uses, came out the same with 1 or 2.
+#   s11 wrk -t$WRK_T -c$DL_C -d$WRK_D on https://.../1m.bin    MiB/s, server CPU per MiB
+#   s12 $IDLE_TLS_N connections (scripts/idle_clients.py --tls) that each completed a full
+#       handshake and one GET, then held idle: (PSS of the server's processes with them -
+#       PSS just before) / connections answered, in KiB. They are set up $IDLE_TLS_C at a
+#       time, so that the figure is what the held connections keep, not what malloc kept
+#       from hundreds of handshakes in flight at once (nginx-tls, -w 2: ~12.5 KiB with 1 to
+#       8 at a time, ~40 KiB with all 500 at once)
 # Output: markdown tables on stdout (also OUTDIR/bench-<date>.md), OUTDIR/bench-<date>.csv,
 #         OUTDIR/bench.png (gnuplot, s1 req/s against workers).
 set -euo pipefail
@@ -88,10 +133,18 @@ KEEP_TMP=${KEEP_TMP:-0}
 SCENARIOS=${SCENARIOS:-"s1 s2 s3 s4 s6"}
 BAL_CONNS=${BAL_CONNS:-800}
 DL_C=${DL_C:-16}
+IDLE_TLS_N=${IDLE_TLS_N:-500}
+IDLE_TLS_C=${IDLE_TLS_C:-8}
+S_TIME_P=${S_TIME_P:-2}
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+is_tls() { [[ $1 == *-tls ]]; }                             # an HTTPS server kind
+tls_sc() { case $1 in s9 | s10 | s11 | s12) return 0 ;; *) return 1 ;; esac; }
+# Which sessions run: HTTPS kinds in s9-s12, the others in s1-s8; any in s5 alone.
+runs_on() { [[ $2 == s5 ]] || { is_tls "$1" && tls_sc "$2"; } || { ! is_tls "$1" && ! tls_sc "$2"; }; }
 
 die() { echo "bench: $*" >&2; exit 1; }
 secs() { local d=$1; case $d in *ms) echo 1 ;; *s) echo "${d%s}" ;; *m) echo $((${d%m} * 60)) ;; *) echo "$d" ;; esac; }
+S_TIME_D=${S_TIME_D:-$(secs "$WRK_D")}
 
 missing=()
 for t in wrk ab curl python3; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
@@ -177,6 +230,10 @@ trap 'exit 130' INT TERM
 
 # ----------------------------------------------------------------------------- servers
 declare -A DISABLED=()
+# the most connections a scenario holds at once (nginx's worker_connections is sized on it)
+MAX_HELD=$IDLE_N
+((BAL_CONNS > MAX_HELD)) && MAX_HELD=$BAL_CONNS
+((IDLE_TLS_N > MAX_HELD)) && MAX_HELD=$IDLE_TLS_N
 note() { # server workers text
     local t=${3//,/;}
     t=${t//\"/\'}
@@ -197,6 +254,29 @@ conf_nginx() { # kind workers port dir -> config path
         open_file_cache_valid 1s;"
         sendfile_loc="location ~ \\.bin\$ { sendfile on; }   # large files keep sendfile"
     fi
+    # nginx-tls: nginx-tuned over TLS. sendfile is off everywhere, the large files too: on
+    # an SSL connection nginx uses sendfile only through kTLS (SSL_sendfile, which needs
+    # `ssl_conf_command Options KTLS` and the kernel's tls module), and otherwise reads the
+    # file into its output_buffers and SSL_write()s them whatever `sendfile` says. kTLS is
+    # not enabled: preforkd (rustls, in user space) encrypts in the process too.
+    # No session cache and no session tickets: every handshake is a full one, nothing is
+    # stored per session, and nothing is sent after it; s10 measures full handshakes
+    # (s_time -new never offers a session), and the other TLS scenarios keep their
+    # connections alive, so resumption would not matter to them. `ssl_session_tickets off`
+    # alone still lets OpenSSL send TLS 1.3 clients two (stateful, useless: no cache)
+    # NewSessionTicket messages after each handshake in nginx 1.22; NumTickets 0 stops that.
+    if [[ $kind == nginx-tls ]]; then
+        listen_opts=" ssl"
+        common="sendfile off;                 # no effect over TLS without kTLS (see above)
+        open_file_cache max=1000 inactive=20s;
+        open_file_cache_valid 1s;
+        ssl_certificate $TLS_CERT;
+        ssl_certificate_key $TLS_KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        ssl_conf_command NumTickets 0;"
+    fi
     cat >"$dir/nginx.conf" <<EOF
 # $kind, generated by scripts/bench.sh
 user root;
@@ -204,10 +284,10 @@ worker_processes $w;
 master_process on;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-worker_rlimit_nofile $((2 * ((IDLE_N > BAL_CONNS ? IDLE_N : BAL_CONNS) + 1024) + 64));
+worker_rlimit_nofile $((2 * (MAX_HELD + 1024) + 64));
 # sized for the scenarios: nginx preallocates connection/event arrays per worker, so a huge
 # value would inflate its memory figures
-events { worker_connections $(((IDLE_N > BAL_CONNS ? IDLE_N : BAL_CONNS) + 1024)); }
+events { worker_connections $((MAX_HELD + 1024)); }
 http {
     types { text/html html; text/css css; image/png png; application/octet-stream bin; }
     default_type application/octet-stream;
@@ -262,6 +342,13 @@ EOF
 have_server() { # name -> 0 if its binary exists (records a note otherwise)
     case $1 in
         nginx | nginx-tuned | nginx-reuseport) command -v nginx >/dev/null 2>&1 || { echo "nginx not installed (apt-get install nginx)"; return 1; } ;;
+        nginx-tls)
+            command -v nginx >/dev/null 2>&1 || { echo "nginx not installed (apt-get install nginx)"; return 1; }
+            nginx -V 2>&1 | grep -q -- --with-http_ssl_module || { echo "nginx built without http_ssl_module"; return 1; }
+            command -v openssl >/dev/null 2>&1 || { echo "openssl not installed (apt-get install openssl)"; return 1; } ;;
+        preforkd-tls)
+            [[ -x $PREFORKD ]] || { echo "preforkd binary $PREFORKD missing or not built"; return 1; }
+            command -v openssl >/dev/null 2>&1 || { echo "openssl not installed (apt-get install openssl)"; return 1; } ;;
         lighttpd) command -v lighttpd >/dev/null 2>&1 || { echo "lighttpd not installed (apt-get install lighttpd)"; return 1; } ;;
         preforkd-event | preforkd-sync | preforkd-reuseport | preforkd-shared | preforkd-exclusive)
             [[ -x $PREFORKD ]] || { echo "preforkd binary $PREFORKD missing or not built"; return 1; } ;;
@@ -270,6 +357,7 @@ have_server() { # name -> 0 if its binary exists (records a note otherwise)
 }
 
 SRV_PID=""
+LAST_CHECK=""               # what start_server's last readiness check got (for the note)
 # Every server runs in its own session/process group (setsid, which execs in place here, so
 # $! is the server itself): lighttpd with server.max-worker > 1 signals its whole process
 # group on shutdown, which would otherwise kill this script and its caller too.
@@ -293,14 +381,32 @@ start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does n
             setsid "$PREFORKD" -w "$w" -r "$docroot" -b "127.0.0.1:$port" --worker-model event \
                 --accept "${name#preforkd-}" "${PREFORKD_EXTRA[@]}" >"$dir/stdout.log" 2>"$dir/error.log" &
             ;;
+        nginx-tls)
+            conf=$(conf_nginx "$name" "$w" "$port" "$dir")
+            setsid nginx -p "$dir/" -e "$dir/error.log" -c "$conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
+            ;;
+        preforkd-tls)
+            # HTTPS only: no -b (preforkd takes its default plain 127.0.0.1:8080 only when
+            # given neither -b nor --tls-bind)
+            setsid "$PREFORKD" -w "$w" -r "$docroot" --worker-model event --tls-bind "127.0.0.1:$port" \
+                --tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" "${PREFORKD_EXTRA[@]}" \
+                >"$dir/stdout.log" 2>"$dir/error.log" &
+            ;;
     esac
     SRV_PID=$!
     LIVE[$SRV_PID]=1
     TREE[$SRV_PID]=$SRV_PID
-    local i url="http://127.0.0.1:$port/1k.html"
+    local i url="http://127.0.0.1:$port/1k.html" copt=()
+    # HTTPS kinds: the test certificate is trusted explicitly and checked against 127.0.0.1
+    is_tls "$name" && url="https://127.0.0.1:$port/1k.html" copt=(--cacert "$TLS_CERT")
+    local code rc
     for ((i = 0; i < 200; i++)); do
-        kill -0 "$SRV_PID" 2>/dev/null || return 1
-        [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null) == 200 ]] && break
+        kill -0 "$SRV_PID" 2>/dev/null || { LAST_CHECK="it exited"; return 1; }
+        rc=0
+        code=$(curl -s "${copt[@]}" -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null) || rc=$?
+        [[ $code == 200 ]] && break
+        # e.g. curl exit 35 over HTTPS: no TLS handshake (a plain HTTP answer, say)
+        LAST_CHECK="curl $url: HTTP ${code:-000}, curl exit $rc"
         sleep 0.05
     done
     ((i < 200)) || return 1
@@ -374,15 +480,28 @@ run_session() { # server workers rep scenario
     dir=$tmp/$srv-w$w-r$rep-$sc
     if ! start_server "$srv" "$w" "$port" "$dir"; then
         local why
-        why=$(cat "$dir/error.log" "$dir/stdout.log" 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n 2 | tr '\n' ' ' || true)
-        note "$srv" "$w" "did not start or answer 200 on /1k.html (skipped): ${why:-no output}"
+        # its first error line if it has one (clap: "error: unexpected argument ..."),
+        # else its last two lines
+        why=$(cat "$dir/error.log" "$dir/stdout.log" 2>/dev/null | grep -v '^[[:space:]]*$' |
+            grep -i -m 1 -E 'error|emerg|fatal|panicked' || true)
+        [[ -n $why ]] || why=$(cat "$dir/error.log" "$dir/stdout.log" 2>/dev/null |
+            grep -v '^[[:space:]]*$' | tail -n 2 | tr '\n' ' ' || true)
+        note "$srv" "$w" "did not start or answer 200 on /1k.html (skipped; ${LAST_CHECK:-no check}): ${why:-no output}"
         stop_server "$SRV_PID"
         DISABLED[$srv]=1
         return 0
     fi
     pid=$SRV_PID
     local base="http://127.0.0.1:$port"
+    is_tls "$srv" && base="https://127.0.0.1:$port"
     echo "  [$sc $srv w=$w rep=$rep] port $port, processes: $(wc -w <<<"${TREE[$pid]}")" >&2
+
+    # HTTPS: what one handshake negotiated (protocol, suite, group, signature)
+    if is_tls "$srv"; then
+        timeout 10 openssl s_client -connect "127.0.0.1:$port" -brief -CAfile "$TLS_CERT" \
+            </dev/null >"$dir/s_client.txt" 2>&1 || true
+        rec "$srv" "$w" "$rep" tls tls_params "$(kv "$(python3 "$lib" tlsinfo "$dir/s_client.txt")" params)"
+    fi
 
     # s5 idle memory
     r=$(python3 "$lib" mem "$pid")
@@ -413,11 +532,65 @@ run_session() { # server workers rep scenario
 
     # s3, s7, s8: downloads of 1 MiB, 100 KiB, 64 MiB by $DL_C clients
     local file=""
-    case $sc in s3) file=1m.bin ;; s7) file=100k.bin ;; s8) file=64m.bin ;; esac
+    case $sc in s3 | s11) file=1m.bin ;; s7) file=100k.bin ;; s8) file=64m.bin ;; esac
     if [[ -n $file ]]; then
         out=$dir/$sc-wrk.txt
         wrk_load "$srv" "$w" "$rep" "$sc" "$pid" "$out" "$DL_C" "$base/$file"
         recs "$srv" "$w" "$rep" "$sc" "$R" mib_s
+    fi
+
+    # s9 wrk -c100 1k over TLS (keep-alive)
+    if [[ $sc == s9 ]]; then
+        out=$dir/s9-wrk.txt
+        wrk_load "$srv" "$w" "$rep" s9 "$pid" "$out" 100 "$base/1k.html" --latency
+        recs "$srv" "$w" "$rep" s9 "$R" rps p99_ms
+    fi
+
+    # s10 full handshakes: openssl s_time -new, each connection new and one GET
+    if [[ $sc == s10 ]]; then
+        out=$dir/s10-s_time.txt
+        local c0 c1
+        c0=$(cpu "$pid")
+        r=$(python3 "$lib" runmany "$out" "$S_TIME_P" $((S_TIME_D + 60)) \
+            openssl s_time -connect "127.0.0.1:$port" -new -time "$S_TIME_D" -www /1k.html)
+        c1=$(cpu "$pid")
+        R=$(python3 "$lib" s_time "$(kv "$r" wall_s)" "$out".*)
+        rec "$srv" "$w" "$rep" s10 cpu_us "$(python3 "$lib" per "$c0" "$c1" "$(kv "$R" conns)")"
+        rec "$srv" "$w" "$rep" s10 client_cpu_pct "$(kv "$r" client_cpu_pct)"
+        recs "$srv" "$w" "$rep" s10 "$R" conns_s handshakes=conns bytes_per_conn s_time_failed=failed
+        # s_time stops at its first connection that fails: say so, with the last line of one
+        if [[ $(kv "$R" failed) != 0 ]]; then
+            local f last=""
+            for f in "$out".*; do grep -q ' connections in ' "$f" || { last=$(tail -n 1 "$f"); break; }; done
+            note "$srv" "$w" "s10: $(kv "$R" failed) of $S_TIME_P s_time run(s) stopped early: $last"
+        fi
+    fi
+
+    # s12 memory per idle TLS connection: handshake + one GET each, then held
+    if [[ $sc == s12 ]]; then
+        local idle_out=$dir/s12-idle.txt before after n i idler
+        before=$(kv "$(python3 "$lib" mem "$pid")" pss_kib)
+        python3 -u "$idle_py" --port "$port" -n "$IDLE_TLS_N" --hold 300 --setup-timeout 60 \
+            --tls --cafile "$TLS_CERT" --concurrency "$IDLE_TLS_C" >"$idle_out" 2>&1 &
+        idler=$!
+        LIVE[$idler]=1
+        for ((i = 0; i < 700; i++)); do
+            grep -q '^READY' "$idle_out" 2>/dev/null && break
+            kill -0 "$idler" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 1 # let the workers finish with the last responses
+        after=$(kv "$(python3 "$lib" mem "$pid")" pss_kib)
+        r=$(grep '^READY' "$idle_out" | head -n 1 || true)
+        kill_pid "$idler" 50
+        n=$(kv "$r" answered)
+        recs "$srv" "$w" "$rep" s12 "$r" tls_idle_opened=opened tls_idle_answered=answered
+        rec "$srv" "$w" "$rep" s12 tls_pss_before_kib "$before"
+        rec "$srv" "$w" "$rep" s12 tls_pss_after_kib "$after"
+        rec "$srv" "$w" "$rep" s12 kib_per_conn "$(awk -v a="$after" -v b="$before" -v n="$n" \
+            'BEGIN { if (n + 0 > 0 && a != "nan" && b != "nan") printf "%.2f", (a - b) / n; else print "nan" }')"
+        [[ $n == "$IDLE_TLS_N" ]] ||
+            note "$srv" "$w" "s12: $n of $IDLE_TLS_N TLS connections answered ($(tail -n 1 "$idle_out" 2>/dev/null || true))"
     fi
 
     # s6 balance: connections opened one by one while the workers idle, all held
@@ -498,9 +671,42 @@ for s in $SERVERS; do
     if why=$(have_server "$s"); then active+=("$s"); else note "$s" all "$why (skipped)"; fi
 done
 
+runs=()
+for sc in s1 s2 s3 s7 s8 s9 s10 s11 s4 s6 s12; do want "$sc" && runs+=("$sc"); done
+((${#runs[@]})) || runs=(s5)
+
+# The HTTPS kinds' certificate, once per run: self-signed ECDSA P-256 for localhost and
+# 127.0.0.1, valid 2 days, key unencrypted (PKCS#8 PEM), both in the temp dir.
+TLS_CERT=$tmp/cert.pem TLS_KEY=$tmp/key.pem
+if [[ " ${active[*]} " == *-tls" "* ]]; then
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$TLS_KEY" -out "$TLS_CERT" >"$tmp/openssl-req.log" 2>&1; then
+        kept=()
+        for s in "${active[@]}"; do
+            if is_tls "$s"; then note "$s" all "openssl req failed: $(tail -n 1 "$tmp/openssl-req.log") (skipped)"; else kept+=("$s"); fi
+        done
+        active=("${kept[@]}")
+    fi
+fi
+# A kind none of whose scenarios was named runs nothing but says so.
+for s in "${active[@]}"; do
+    n=0
+    for sc in "${runs[@]}"; do runs_on "$s" "$sc" && n=$((n + 1)); done
+    ((n)) || note "$s" all "none of its scenarios is in SCENARIOS ($(is_tls "$s" && echo "HTTPS kinds run s9-s12" || echo "it runs s1-s8, not the HTTPS s9-s12"))"
+done
+
 nw=$(wc -w <<<"$WORKERS")
 per=$(($(secs "$WRK_D") * 2 + $(secs "$STARV_D") + 25))
 want s6 && per=$((per + 3))
+# the HTTPS kinds run only s9-s12: roughly a wrk run, an s_time run and an s12 each
+tls_per=0
+want s9 && tls_per=$((tls_per + $(secs "$WRK_D") + 3))
+want s11 && tls_per=$((tls_per + $(secs "$WRK_D") + 3))
+want s10 && tls_per=$((tls_per + S_TIME_D + 4))
+want s12 && tls_per=$((tls_per + 12))
+est=0
+for s in "${active[@]}"; do if is_tls "$s"; then est=$((est + tls_per)); else est=$((est + per)); fi; done
 {
     echo "# preforkd benchmark"
     echo
@@ -520,8 +726,15 @@ want s6 && per=$((per + 3))
         "wrk -c10 -d$STARV_D, $PROBES probes -m $PROBE_TIMEOUT; balance: $BAL_CONNS conns"
     echo "- keep-alive: timeout ${KEEPALIVE_TIMEOUT}s for all (preforkd via --keepalive-timeout when it has it)," \
         "max $KEEPALIVE_REQUESTS requests per connection for nginx/lighttpd; access logs off everywhere"
+    if [[ " ${active[*]} " == *-tls" "* ]]; then
+        echo "- HTTPS (s9-s12): $(openssl version 2>&1); certificate: self-signed ECDSA P-256" \
+            "(CN=localhost, SAN localhost and 127.0.0.1), made for this run; nginx-tls: TLSv1.2 and" \
+            "TLSv1.3, ssl_session_cache off, ssl_session_tickets off, NumTickets 0, sendfile off (no kTLS);" \
+            "s_time: $S_TIME_P process(es) x ${S_TIME_D}s; idle TLS connections: $IDLE_TLS_N," \
+            "$IDLE_TLS_C at a time"
+    fi
     echo "- client and servers share the same $(nproc) cores (no pinning)"
-    echo "- estimated time: >= $((nw * REPS * ${#active[@]} * per / 60)) min" \
+    echo "- estimated time: >= $((nw * REPS * est / 60)) min" \
         "(+ up to $((PROBES * PROBE_TIMEOUT))s per session for starved probes)"
     echo
 } | tee "$md"
@@ -531,9 +744,6 @@ want s6 && per=$((per + 3))
 # Scenario by scenario, each server in turn on a fresh start, so the runs compared are
 # seconds apart; the order reverses every repetition (A B C, C B A, ...) so that neither
 # end of a round is favoured by drift on the host.
-runs=()
-for sc in s1 s2 s3 s7 s8 s4 s6; do want "$sc" && runs+=("$sc"); done
-((${#runs[@]})) || runs=(s5)
 reversed=()
 for ((i = ${#active[@]} - 1; i >= 0; i--)); do reversed+=("${active[i]}"); done
 for w in $WORKERS; do
@@ -543,6 +753,7 @@ for w in $WORKERS; do
         for sc in "${runs[@]}"; do
             for s in "${order[@]}"; do
                 [[ -n ${DISABLED[$s]:-} ]] && continue
+                runs_on "$s" "$sc" || continue
                 run_session "$s" "$w" "$rep" "$sc"
             done
         done

@@ -4,6 +4,11 @@
 Subcommands:
   wrk FILE            parse wrk output -> "rps=.. p99_ms=.. mib_s=.. errors=.. non2xx=.. requests=.."
   ab FILE             parse ab output  -> "rps=.. failed=.. p99_ms=.. complete=.."
+  s_time WALL FILE..  parse the outputs of parallel `openssl s_time -new` runs that took
+                      WALL seconds together -> "conns=.. conns_s=.. bytes_per_conn=.. failed=.."
+                      (conns_s = all their connections / WALL; failed = runs that printed
+                      no summary: s_time stops at its first failed connection)
+  tlsinfo FILE        parse `openssl s_client -brief` output -> "params=PROTO/SUITE/GROUP/SIG"
   mem PID             memory of PID and all its descendants
                       -> "rss_kib=.. pss_kib=.. procs=.. worker_rss_kib=.."
   tree PID            PID and all its descendants, one per line
@@ -15,8 +20,13 @@ Subcommands:
   freeport            print a free TCP port on 127.0.0.1
   run OUT SECS THREADS CMD..
                       run a load tool with stdout+stderr to OUT, killed after SECS;
-                      -> "client_cpu_pct=.." (its user + system CPU over its wall time
-                      times THREADS: near 100 means the tool was the bottleneck)
+                      -> "client_cpu_pct=.. wall_s=.." (its user + system CPU over its wall
+                      time times THREADS: near 100 means the tool was the bottleneck)
+  runmany OUT COPIES SECS CMD..
+                      run COPIES single-threaded copies of CMD at once, each with its
+                      output to OUT.1 .. OUT.COPIES, all killed after SECS
+                      -> "client_cpu_pct=.. wall_s=.." (CPU % per copy; wall until the last
+                      one exited)
   report CSV OUTDIR   medians per (scenario, metric, server, workers), markdown
                       tables on stdout, gnuplot data + plot in OUTDIR
 """
@@ -82,6 +92,40 @@ def parse_ab(text):
             out["p99_ms"] = s.split()[1]
     # ab with -r aborting early prints no summary; count what we know.
     return out
+
+
+def parse_s_time(texts, wall):
+    """`openssl s_time -new [-www PATH]` (OpenSSL 3) ends with
+        N connections in 1.23s; 456.78 connections/user sec, bytes read B
+        N connections in T real seconds, B/N bytes read per connection
+    "user sec" is the client's own user CPU time and T is whole seconds of time(), so the
+    rate is taken here as all the copies' connections over the measured wall time."""
+    conns, nbytes, failed = 0, 0, 0
+    for text in texts:
+        m = re.search(r"^(\d+) connections in [0-9.]+s; [0-9.]+ connections/user sec, "
+                      r"bytes read (\d+)", text, re.M)
+        if not m:
+            failed += 1
+            continue
+        conns += int(m.group(1))
+        nbytes += int(m.group(2))
+    out = {"conns": conns, "conns_s": "nan", "bytes_per_conn": "nan", "failed": failed}
+    if conns and wall > 0:
+        out["conns_s"] = "%.2f" % (conns / wall)
+        out["bytes_per_conn"] = "%d" % (nbytes // conns)
+    return out
+
+
+def parse_tlsinfo(text):
+    """What `openssl s_client -brief` says was negotiated, as one token."""
+    want = {"Protocol version": "?", "Ciphersuite": "?", "Server Temp Key": "?",
+            "Signature type": "?"}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        k = k.strip().replace("Peer Temp Key", "Server Temp Key")  # OpenSSL 3.x says "Peer"
+        if k in want and v.strip():
+            want[k] = v.strip().split(",")[0].replace(" ", "")
+    return {"params": "/".join(want.values())}
 
 
 # --------------------------------------------------------------------------- /proc
@@ -188,18 +232,28 @@ def sample(pid, secs, out):
         time.sleep(0.5)
 
 
-def run(out, secs, threads, cmd):
-    with open(out, "wb") as f:
-        t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
-        timer = threading.Timer(secs, p.kill)
-        timer.start()
+def run(out, secs, threads, cmd, copies=0):
+    """copies=0: one process, output to OUT; copies=N: N processes, to OUT.1 .. OUT.N."""
+    outs = [out] if copies == 0 else ["%s.%d" % (out, i + 1) for i in range(copies)]
+    files = [open(o, "wb") for o in outs]
+    t0 = time.monotonic()
+    procs = [subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT) for f in files]
+    timers = [threading.Timer(secs, p.kill) for p in procs]
+    for t in timers:
+        t.start()
+    used = 0.0
+    for p in procs:
         # wait4, not Popen.wait: it also returns the tool's CPU use.
         _, status, ru = os.wait4(p.pid, 0)
-        wall = time.monotonic() - t0
-        timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)
-    return {"client_cpu_pct": "%.1f" % ((ru.ru_utime + ru.ru_stime) * 100.0 / wall / threads)}
+        used += ru.ru_utime + ru.ru_stime
+    wall = time.monotonic() - t0
+    for t in timers:
+        t.cancel()
+    for f in files:
+        f.close()
+    return {"client_cpu_pct": "%.1f" % (used * 100.0 / wall / threads / len(procs)),
+            "wall_s": "%.3f" % wall}
 
 
 def freeport():
@@ -231,18 +285,51 @@ SCEN = [
      "rps", "req/s",
      [("p99_ms", "wrk p99 ms"), ("starved", "starved probes"),
       ("idle_answered", "idle conns answered")]),
+    ("s9", "Scenario 9: wrk -c100 on https:// /1k.html (keep-alive over TLS)", "rps", "req/s",
+     [("wrk_errors", "wrk errors"), ("p99_ms", "wrk p99 ms"), ("cpu_us", "server CPU µs/request"),
+      ("client_cpu_pct", "wrk CPU % per thread")]),
+    ("s10", "Scenario 10: full TLS handshakes (openssl s_time -new -www /1k.html: a new "
+     "connection and one GET each, never resumed)", "conns_s", "handshakes/s",
+     [("s_time_failed", "s_time runs failed"), ("bytes_per_conn", "bytes read per connection"),
+      ("cpu_us", "server CPU µs/handshake"), ("client_cpu_pct", "s_time CPU % per process")]),
+    ("s11", "Scenario 11: wrk on https:// /1m.bin (clients: DL_C, 16 by default)", "mib_s", "MiB/s",
+     [("wrk_errors", "wrk errors"), ("cpu_us", "server CPU µs/request (= per MiB)"),
+      ("client_cpu_pct", "wrk CPU % per thread")]),
+    ("s12", "Scenario 12: memory per idle TLS connection (IDLE_TLS_N connections, each after "
+     "a full handshake and one GET, held idle; PSS of the server's processes)",
+     "kib_per_conn", "KiB per connection",
+     [("tls_idle_answered", "connections held"), ("tls_pss_before_kib", "PSS before (KiB)"),
+      ("tls_pss_after_kib", "PSS with them (KiB)")]),
 ]
-# The project's targets: (scenario, metric, peer, minimum ratio of preforkd-event to the peer).
+# The server each scenario's "ratio to" column divides by: nginx, or nginx-tls for HTTPS.
+TLS_SCENARIOS = ("s9", "s10", "s11", "s12")
+REF = dict.fromkeys(TLS_SCENARIOS, "nginx-tls")
+# The project's targets: (scenario, metric, subject, peer, op, bound, workers): the ratio
+# subject / peer must be >= or <= bound; "report" only shows both values side by side;
+# workers: the worker count the target is set at (None: every count run).
 SUBJECT = "preforkd-event"
 TARGETS = [
-    ("s1", "rps", "nginx-tuned", 1.3),
-    ("s1", "rps", "lighttpd", 1.0),
-    ("s2", "rps", "nginx", 1.0),
-    ("s3", "mib_s", "lighttpd", 1.1),
-    ("s4", "rps", "nginx", 1.0),
+    ("s1", "rps", SUBJECT, "nginx-tuned", ">=", 1.3, None),
+    ("s1", "rps", SUBJECT, "lighttpd", ">=", 1.0, None),
+    ("s2", "rps", SUBJECT, "nginx", ">=", 1.0, None),
+    ("s3", "mib_s", SUBJECT, "lighttpd", ">=", 1.1, None),
+    ("s4", "rps", SUBJECT, "nginx", ">=", 1.0, None),
+    ("s9", "cpu_us", "preforkd-tls", "nginx-tls", "<=", 1.0, 2),
+    ("s10", "cpu_us", "preforkd-tls", "nginx-tls", "<=", 1.0, 2),
+    ("s11", "mib_s", "preforkd-tls", "nginx-tls", ">=", 1.0, 2),
+    ("s12", "kib_per_conn", "preforkd-tls", "nginx-tls", "report", None, 2),
 ]
+TARGET_NAMES = {"rps": "req/s", "mib_s": "MiB/s", "conns_s": "handshakes/s",
+                "cpu_us": "server CPU per request", "kib_per_conn": "KiB per idle connection",
+                ("s9", "cpu_us"): "server CPU per keep-alive request",
+                ("s10", "cpu_us"): "server CPU per full handshake"}
+# Rates that a saturated load tool caps (the "client-bound" mark applies to these only).
+RATES = {"rps", "mib_s", "conns_s"}
 # Metrics whose values are text, not numbers (one worker's "800" is still a list).
-TEXT_METRICS = {"balance_counts"}
+TEXT_METRICS = {"balance_counts", "tls_params"}
+# Metrics shown without decimals.
+INT_METRICS = {"wrk_errors", "failed", "starved", "idle_answered", "s_time_failed",
+               "bytes_per_conn", "tls_idle_answered", "tls_pss_before_kib", "tls_pss_after_kib"}
 # A load tool above this share of its one core was the bottleneck of that run.
 CLIENT_BOUND_PCT = 90.0
 MEM = [("idle_rss_kib", "idle RSS"), ("idle_pss_kib", "idle PSS"),
@@ -289,19 +376,20 @@ def report(csv_path, outdir):
         return med.get((sc, metric, srv, w))
 
     def ratio(sc, metric, srv, w):
-        a, b = g(sc, metric, srv, w), g(sc, metric, "nginx", w)
+        a, b = g(sc, metric, srv, w), g(sc, metric, REF.get(sc, "nginx"), w)
         if a is None or b is None or a != a or b != b or b == 0:
             return "-"
         return "%.2f" % (a / b)
 
     nreps = max((len(v) for v in by_rep.values()), default=0)
     print("Values are medians over up to %d repetition(s); ratio = value / nginx "
-          "(same workers).\n" % nreps)
+          "(same workers; / nginx-tls in the HTTPS scenarios 9-12).\n" % nreps)
     for sc, title, metric, unit, extra in SCEN:
         if not any(g(sc, metric, srv, w) is not None for w in workers for srv in order):
             continue  # not run (SCENARIOS)
         print("### " + title + "\n")
-        hdr = ["server", "workers", "value (%s)" % unit, "ratio to nginx"] + [e[1] for e in extra]
+        hdr = (["server", "workers", "value (%s)" % unit, "ratio to " + REF.get(sc, "nginx")]
+               + [e[1] for e in extra])
         print("| " + " | ".join(hdr) + " |")
         print("|" + "---|" * len(hdr))
         for w in workers:
@@ -312,9 +400,10 @@ def report(csv_path, outdir):
                 cells = [srv, str(w), _fmt(v), ratio(sc, metric, srv, w)]
                 for em, _ in extra:
                     x = g(sc, em, srv, w)
-                    cells.append(_fmt(x, 2 if em == "p99_ms" else 0 if em in ("wrk_errors", "failed", "starved", "idle_answered") else 1))
+                    cells.append(_fmt(x, 2 if em == "p99_ms" else 0 if em in INT_METRICS else 1))
                 print("| " + " | ".join(cells) + " |")
         print()
+    tls_params(texts)
     print("### Scenario 5: memory, sum over master + workers (MiB; loaded = peak during scenario 1)\n")
     hdr = ["server", "workers", "value: loaded PSS", "ratio to nginx"] + [m[1] for m in MEM]
     print("| " + " | ".join(hdr) + " |")
@@ -372,6 +461,23 @@ def report(csv_path, outdir):
             print("Plot: gnuplot failed (%s)" % e)
 
 
+def tls_params(texts):
+    """What the HTTPS sessions negotiated (`openssl s_client -brief`, one handshake each):
+    the servers compared should agree on protocol, cipher suite, key exchange group and
+    signature, or their CPU figures compare different work."""
+    seen = {}
+    for (sc, metric, srv, w), reps in sorted(texts.items()):
+        if metric == "tls_params":
+            for v in reps.values():
+                seen.setdefault(srv, {}).setdefault(v, 0)
+                seen[srv][v] += 1
+    if not seen:
+        return
+    print("TLS negotiated (protocol/cipher suite/key exchange/signature, from `openssl "
+          "s_client -brief` against each HTTPS session): " + "; ".join(
+              "%s: %s" % (srv, ", ".join(sorted(v))) for srv, v in seen.items()) + "\n")
+
+
 def balance(g, texts, order, workers):
     """Scenario 6: how the connections opened one by one ended up spread over the
     workers (1.00 / 1.00 is perfectly even)."""
@@ -406,27 +512,36 @@ def balance(g, texts, order, workers):
 
 
 def targets(g, by_rep, workers):
-    """The project's targets for preforkd-event, two ways: the ratio of the medians, and
-    the median (min-max) of the ratios paired within each repetition, whose runs were
-    seconds apart, so drift on the host cancels out of them."""
+    """The project's targets, two ways: the ratio of the medians, and the median (min-max)
+    of the ratios paired within each repetition, whose runs were seconds apart, so drift
+    on the host cancels out of them."""
     rows = []
     for w in workers:
-        for sc, metric, peer, want in TARGETS:
-            mine, theirs = by_rep.get((sc, metric, SUBJECT, w)), by_rep.get((sc, metric, peer, w))
-            a, b = g(sc, metric, SUBJECT, w), g(sc, metric, peer, w)
+        for sc, metric, subject, peer, op, want, at_w in TARGETS:
+            if at_w is not None and w != at_w:
+                continue
+            mine, theirs = by_rep.get((sc, metric, subject, w)), by_rep.get((sc, metric, peer, w))
+            a, b = g(sc, metric, subject, w), g(sc, metric, peer, w)
             if not mine or not theirs or not b or a != a or b != b:
                 continue
             paired = sorted(mine[r] / theirs[r] for r in mine
                             if r in theirs and theirs[r] > 0 and mine[r] == mine[r])
             pm = statistics.median(paired) if paired else float("nan")
-            met = [x >= want for x in (a / b, pm) if x == x]
-            verdict = "met" if met and all(met) else "not met" if not any(met) else "borderline"
-            cc = [g(sc, "client_cpu_pct", s, w) for s in (SUBJECT, peer)]
+            if op == "report":
+                name = TARGET_NAMES.get((sc, metric), TARGET_NAMES.get(metric, metric))
+                label = "%s: %s %s beside %s" % (sc, subject, name, peer)
+                verdict = "reported: %s / %s" % (_fmt(a), _fmt(b))
+            else:
+                name = TARGET_NAMES.get((sc, metric), TARGET_NAMES.get(metric, metric))
+                label = "%s: %s / %s %s %s %.1fx" % (sc, subject, peer, name, op, want)
+                met = [(x >= want if op == ">=" else x <= want) for x in (a / b, pm) if x == x]
+                verdict = "met" if met and all(met) else "not met" if not any(met) else "borderline"
+            cc = [g(sc, "client_cpu_pct", s, w) for s in (subject, peer)]
             load = " / ".join(_fmt(c, 0) if c is not None else "-" for c in cc)
-            if cc[0] is not None and cc[0] == cc[0] and cc[0] >= CLIENT_BOUND_PCT:
+            if (metric in RATES and cc[0] is not None and cc[0] == cc[0]
+                    and cc[0] >= CLIENT_BOUND_PCT):
                 verdict += " (client-bound)"
-            rows.append([str(w), "%s: %s / %s >= %.1fx" % (sc, SUBJECT, peer, want),
-                         "%.3f" % (a / b),
+            rows.append([str(w), label, "%.3f" % (a / b),
                          "%.3f (%.2f-%.2f)" % (pm, paired[0], paired[-1]) if paired else "-",
                          load, verdict])
         starved = by_rep.get(("s4", "starved", SUBJECT, w))
@@ -442,9 +557,10 @@ def targets(g, by_rep, workers):
     if not rows:
         return
     print("### The project's targets\n")
-    print("Client-bound: the load tool's threads were busy at least %d%% of the time "
-          "with %s, so that rate is the tool's ceiling on this machine, not the server's.\n"
-          % (CLIENT_BOUND_PCT, SUBJECT))
+    print("Client-bound (rates only): the load tool's threads were busy at least %d%% of the "
+          "time with the server under test, so that rate is the tool's ceiling on this "
+          "machine, not the server's. Targets on server CPU per request or per handshake "
+          "are lower-is-better (<=).\n" % CLIENT_BOUND_PCT)
     hdr = ["workers", "target", "ratio of medians", "paired ratio: median (min-max)",
            "client CPU % (preforkd / peer)", "verdict"]
     print("| " + " | ".join(hdr) + " |")
@@ -460,7 +576,7 @@ def plot(csv_path, png, panels):
     plot CSV accept.png s2:cpu_us s1:rps s6:balance_max_ratio
     Several CSVs may be joined with commas. cpu_mib is cpu_us per MiB sent (downloads).
     More than three panels go on two rows."""
-    per_mib = {"s3": 1.0, "s7": 1024 / 100, "s8": 1 / 64}
+    per_mib = {"s3": 1.0, "s7": 1024 / 100, "s8": 1 / 64, "s11": 1.0}
     vals, order, workers = {}, [], set()
     rows = []
     for path in csv_path.split(","):
@@ -482,10 +598,14 @@ def plot(csv_path, png, panels):
     workers = sorted(workers)
     titles = {"rps": "requests/s (median)", "cpu_us": "server CPU per request (us)",
               "mib_s": "MiB/s (median)", "cpu_mib": "server CPU per MiB (us)",
+              "conns_s": "full handshakes/s (median)",
+              "kib_per_conn": "KiB per idle TLS connection",
               "balance_max_ratio": "busiest worker / mean", "balance_min_ratio": "idlest worker / mean"}
     names = {"s1": "wrk -c100 keep-alive 1 KiB", "s2": "ab -c100, a new connection per request",
              "s6": "800 connections opened one by one", "s3": "1 MiB downloads",
-             "s7": "100 KiB downloads", "s8": "64 MiB downloads"}
+             "s7": "100 KiB downloads", "s8": "64 MiB downloads",
+             "s9": "wrk -c100 keep-alive 1 KiB over TLS", "s10": "full TLS handshakes",
+             "s11": "1 MiB downloads over TLS", "s12": "idle TLS connections"}
     tmp = os.path.splitext(png)[0]
     nrows = 2 if len(panels) > 3 else 1
     ncols = -(-len(panels) // nrows)
@@ -527,6 +647,10 @@ def main(argv):
         r = parse_wrk(open(argv[2], errors="replace").read())
     elif cmd == "ab":
         r = parse_ab(open(argv[2], errors="replace").read())
+    elif cmd == "s_time":
+        r = parse_s_time([open(f, errors="replace").read() for f in argv[3:]], float(argv[2]))
+    elif cmd == "tlsinfo":
+        r = parse_tlsinfo(open(argv[2], errors="replace").read())
     elif cmd == "mem":
         r = mem(int(argv[2]))
     elif cmd == "cpu":
@@ -543,6 +667,8 @@ def main(argv):
         return 0
     elif cmd == "run":
         r = run(argv[2], float(argv[3]), int(argv[4]), argv[5:])
+    elif cmd == "runmany":
+        r = run(argv[2], float(argv[4]), 1, argv[5:], copies=int(argv[3]))
     elif cmd == "freeport":
         print(freeport())
         return 0

@@ -7,6 +7,12 @@ Used by scripts/bench.sh (starvation scenario): while the idle connections are
 held, fresh clients are measured against the same server. A pre-fork server
 whose workers each block on one idle keep-alive connection will starve them.
 
+With --tls each connection first completes a full TLS handshake (Python's ssl
+module; no session is offered, so none is resumed), then sends its GET inside
+it: scripts/bench.sh's scenario 12 measures the server's memory per idle TLS
+connection with them held. --cafile trusts the server's (self-signed)
+certificate and checks it against --host; without it nothing is verified.
+
 Output (stdout, one line each, flushed):
   READY opened=<n> answered=<n> failed=<n> setup_s=<secs>
   DONE  still_open=<n> closed_by_server=<n>
@@ -19,6 +25,7 @@ import errno
 import selectors
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -30,7 +37,7 @@ class Conn:
 
     def __init__(self, sock):
         self.sock = sock
-        self.state = "connecting"   # connecting -> reading -> idle | failed
+        self.state = "connecting"   # connecting [-> handshaking] -> reading -> idle | failed
         self.buf = b""
         self.need = None            # remaining body bytes once headers parsed
         self.hdr_done = False
@@ -73,7 +80,22 @@ def main():
                     help="seconds to hold the idle connections after READY")
     ap.add_argument("--setup-timeout", type=float, default=8.0,
                     help="max seconds for connecting and reading responses")
+    ap.add_argument("--tls", action="store_true",
+                    help="HTTPS: a full TLS handshake on each connection before its GET")
+    ap.add_argument("--cafile", help="with --tls: trust this certificate (else no verification)")
+    ap.add_argument("--concurrency", type=int, default=0,
+                    help="at most this many connections being set up at once, the next "
+                         "one opened as one becomes idle (0: all opened at once)")
     a = ap.parse_args()
+
+    ctx = None
+    if a.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if a.cafile:
+            ctx.load_verify_locations(a.cafile)
+        else:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
 
     stop = {"flag": False}
 
@@ -91,30 +113,58 @@ def main():
     conns = []
     t0 = time.monotonic()
     deadline = t0 + a.setup_timeout
-    failed = 0
-    for _ in range(a.count):
-        if stop["flag"] or time.monotonic() > deadline:
-            break
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        try:
-            rc = s.connect_ex((a.host, a.port))
-        except OSError:
-            rc = -1
-        if rc not in (0, errno.EINPROGRESS):
-            s.close()
-            failed += 1
-            continue
-        c = Conn(s)
-        conns.append(c)
-        sel.register(s, selectors.EVENT_WRITE, c)
+    # to_open: connections not opened yet; pending: opened, neither idle nor failed yet
+    st = {"failed": 0, "to_open": a.count, "pending": 0}
 
-    # Drive connect -> send -> read until all done or the setup deadline.
-    pending = len(conns)
-    while pending and not stop["flag"]:
+    def open_more():
+        while st["to_open"] > 0 and (a.concurrency <= 0 or st["pending"] < a.concurrency):
+            if stop["flag"] or time.monotonic() > deadline:
+                return
+            st["to_open"] -= 1
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                rc = s.connect_ex((a.host, a.port))
+            except OSError:
+                rc = -1
+            if rc not in (0, errno.EINPROGRESS):
+                s.close()
+                st["failed"] += 1
+                continue
+            c = Conn(s)
+            conns.append(c)
+            sel.register(s, selectors.EVENT_WRITE, c)
+            st["pending"] += 1
+
+    open_more()
+
+    def handshake(c):
+        """Drives c's TLS handshake one step: True once done (c then sends its GET)."""
+        try:
+            c.sock.do_handshake()
+            return True
+        except ssl.SSLWantReadError:
+            sel.modify(c.sock, selectors.EVENT_READ, c)
+        except ssl.SSLWantWriteError:
+            sel.modify(c.sock, selectors.EVENT_WRITE, c)
+        except OSError:
+            c.state = "failed"
+        return False
+
+    def send_request(c):
+        try:
+            c.sock.sendall(req)  # tiny; fits in the socket buffer (and one TLS record)
+            c.state = "reading"
+            sel.modify(c.sock, selectors.EVENT_READ, c)
+        except OSError:
+            c.state = "failed"
+
+    # Drive connect [-> TLS handshake] -> send -> read until all done or the setup deadline.
+    while (st["pending"] or st["to_open"]) and not stop["flag"]:
         left = deadline - time.monotonic()
         if left <= 0:
             break
+        open_more()
         for key, _ev in sel.select(timeout=min(left, 0.5)):
             c = key.data
             s = c.sock
@@ -122,37 +172,50 @@ def main():
                 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err:
                     c.state = "failed"
+                elif ctx is None:
+                    send_request(c)
                 else:
+                    sel.unregister(s)
                     try:
-                        s.sendall(req)  # tiny; fits in the socket buffer
-                        c.state = "reading"
-                        sel.modify(s, selectors.EVENT_READ, c)
-                        continue
+                        c.sock = s = ctx.wrap_socket(s, server_hostname=a.host,
+                                                     do_handshake_on_connect=False)
                     except OSError:
                         c.state = "failed"
+                        st["pending"] -= 1
+                        continue
+                    sel.register(s, selectors.EVENT_WRITE, c)
+                    c.state = "handshaking"
+                    if handshake(c):
+                        send_request(c)
+            elif c.state == "handshaking":
+                if handshake(c):
+                    send_request(c)
             elif c.state == "reading":
-                try:
-                    data = s.recv(65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    c.state = "failed"
-                else:
+                # an SSL socket may hold decrypted bytes the selector does not see: read
+                # until it would block
+                while c.state == "reading":
+                    try:
+                        data = s.recv(65536)
+                    except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        break
+                    except OSError:
+                        data = b""
+                    if not data:
+                        c.state = "failed"
+                        break
                     c.buf += data
                     if parse_progress(c):
                         c.state = "idle"
                         sel.unregister(s)
-                        pending -= 1
-                        continue
+                        st["pending"] -= 1
+                if c.state != "failed":
                     continue
             if c.state == "failed":
                 sel.unregister(s)
-                pending -= 1
+                st["pending"] -= 1
 
     answered = sum(1 for c in conns if c.state == "idle")
-    nfail = failed + sum(1 for c in conns if c.state == "failed")
+    nfail = st["failed"] + sum(1 for c in conns if c.state == "failed")
     print("READY opened=%d answered=%d failed=%d setup_s=%.2f" % (
         len(conns) - sum(1 for c in conns if c.state == "failed"),
         answered, nfail, time.monotonic() - t0), flush=True)
@@ -173,8 +236,8 @@ def main():
             c = key.data
             try:
                 data = c.sock.recv(65536)
-            except BlockingIOError:
-                continue
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue  # e.g. a TLS 1.3 session ticket, which carries no data
             except OSError:
                 data = b""
             if not data:
