@@ -7,6 +7,12 @@
 //! each accepted socket in a [`TlsStream`]. The files inside name each other directly,
 //! never through the names this root re-exports, so that none depends on it.
 
+pub mod certs;
+pub mod config;
+pub mod crypto;
+#[cfg(test)]
+pub mod testing;
 pub mod tickets;
 
+pub use config::{ALPN, server_config};
 pub use tickets::TicketKeys;
