@@ -10,9 +10,11 @@
 pub mod certs;
 pub mod config;
 pub mod crypto;
+pub mod stream;
 #[cfg(test)]
 pub mod testing;
 pub mod tickets;
 
 pub use config::{ALPN, server_config};
+pub use stream::TlsStream;
 pub use tickets::TicketKeys;
