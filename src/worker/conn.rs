@@ -528,9 +528,10 @@ impl Conn {
 
     /// Without zero-copy sending (TLS) a file range goes through `output` in pieces that
     /// fill it to [`COPY_PIECE`]: the first piece tops up the head waiting there, so
-    /// the head travels in the body's first record rather than a small one of its own.
-    /// Output the socket refused part of is sent on its own first. The buffer keeps to
-    /// `COPY_PIECE`, below [`MAX_OUTPUT`].
+    /// the head travels in the body's first record rather than a small one of its own,
+    /// and every record but the response's last is full. Output the socket refused part
+    /// of is sent on its own first. The buffer keeps to `COPY_PIECE`, below
+    /// [`MAX_OUTPUT`].
     fn copy_file_chunk(&mut self, budget: &mut u64, now: Instant) -> Result<(), Unsent> {
         loop {
             let unsent = self.output.len() - self.output_pos;
@@ -548,7 +549,9 @@ impl Conn {
             if *budget == 0 {
                 return Err(Unsent::Budget);
             }
-            let count = (*remaining).min(*budget).min((COPY_PIECE - unsent) as u64) as usize;
+            // Whole pieces, even when that passes the budget (by less than one): a piece
+            // cut to the budget would leave a short record at every turn's end.
+            let count = (*remaining).min((COPY_PIECE - unsent) as u64) as usize;
             reserve_within(&mut self.output, count, MAX_OUTPUT);
             if file.append_to(&mut self.output, *offset, count).is_err() {
                 // The file shrank under us, as for `sendfile` returning 0.
@@ -556,7 +559,7 @@ impl Conn {
             }
             *offset += count as u64;
             *remaining -= count as u64;
-            *budget -= count as u64;
+            *budget = budget.saturating_sub(count as u64);
             // Dropped before its last piece is sent, so that piece (here, or when a
             // blocked flush resumes) goes without MSG_MORE unless more really follows:
             // the kernel would hold its tail back waiting for bytes that never come.
@@ -1178,5 +1181,55 @@ mod tests {
         p.conn.time_out(&mut p.ctx, t0 + HEADER);
         // No 408: there is no request to answer, and no TLS to say it in.
         assert!(p.close_and_read().is_empty());
+    }
+
+    #[test]
+    fn a_large_file_over_tls_leaves_in_full_records_but_the_last() {
+        const LEN: usize = 2 * 1024 * 1024 + 5;
+        let body = pattern(LEN);
+        let p = tls_pair(&[("big.bin", &body)]);
+        // TLS 1.2: application data is the only thing in records of type 23 there.
+        let config = TestPki::get().client_config(&[&TLS12], &[b"http/1.1"]);
+        let ((sizes, out), yielded) = serve(p, move |mut socket| {
+            let name = "localhost".try_into().unwrap();
+            let mut c = rustls::ClientConnection::new(config, name).unwrap();
+            while c.is_handshaking() {
+                c.complete_io(&mut socket).unwrap();
+            }
+            c.writer()
+                .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            c.complete_io(&mut socket).unwrap();
+            let mut raw = Vec::new();
+            socket.read_to_end(&mut raw).unwrap();
+            let mut sizes = Vec::new();
+            let mut at = 0;
+            while let Some(header) = raw.get(at..at + 5) {
+                let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+                if header[0] == 23 {
+                    sizes.push(len);
+                }
+                at += 5 + len;
+            }
+            let (mut records, mut out) = (&raw[..], Vec::new());
+            while !records.is_empty() {
+                c.read_tls(&mut records).unwrap();
+                c.process_new_packets().unwrap();
+                let _ = c.reader().read_to_end(&mut out);
+            }
+            (sizes, out)
+        });
+        let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(out[head_end..] == body[..], "the body arrived altered");
+        assert!(yielded > 0, "2 MiB never spent a turn's budget");
+        // A full record: 16 KiB of data, an 8-byte explicit nonce and a 16-byte tag.
+        let full = 16 * 1024 + 8 + 16;
+        assert_eq!(sizes.len(), out.len().div_ceil(16 * 1024), "{sizes:?}");
+        let short: Vec<_> = sizes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n != full)
+            .collect();
+        assert_eq!(short, [(sizes.len() - 1, &(out.len() % (16 * 1024) + 24))]);
     }
 }
