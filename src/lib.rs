@@ -1,8 +1,8 @@
 //! preforkd: a pre-fork static-file HTTP/1.1 server.
 //!
 //! Dependencies point one way: `http` <- `site` <- `worker` <- `master`, with the plain
-//! values (`config`, `log`, `heartbeat`, `privileges`, `calendar`, `ready`) below them all. `tests/layout.rs`
-//! keeps it so.
+//! values (`config`, `log`, `heartbeat`, `privileges`, `calendar`, `ready`) and `tls`
+//! below them all. `tests/layout.rs` keeps it so.
 
 pub mod calendar;
 pub mod config;
@@ -13,4 +13,5 @@ pub mod master;
 pub mod privileges;
 pub mod ready;
 pub mod site;
+pub mod tls;
 pub mod worker;

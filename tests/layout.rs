@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 fn rank(module: &str) -> Option<u8> {
     Some(match module {
         "log" | "heartbeat" | "privileges" | "calendar" | "ready" => 0,
-        "config" => 1,
+        // TLS's configuration and connection code: plain values and sockets only.
+        "config" | "tls" => 1,
         "http" => 2,
         "site" => 3,
         "worker" => 4,

@@ -31,10 +31,17 @@ const BATCH_LIMIT: usize = 64 * 1024;
 /// download then cannot hog the worker, and the client reads each piece while the next
 /// is being sent. (Also keeps each `sendfile` call far below its 2 GiB ceiling.) 1 MiB
 /// rather than 256 KiB: 1 MiB downloads, 16 clients, 6 paired runs, took 0.79x the CPU
-/// per MiB at 2 workers and 0.91x at 8, for 1.06x and 1.10x the MiB/s.
+/// per MiB at 2 workers and 0.91x at 8, for 1.06x and 1.10x the MiB/s. Copied
+/// through TLS, a turn may pass it by less than one [`COPY_PIECE`].
 const SEND_BUDGET: u64 = 1024 * 1024;
 /// How much one read takes from the socket.
 const READ_CHUNK: usize = 16 * 1024;
+/// Without `sendfile` (TLS) a file goes through the output buffer in pieces of this
+/// size, counting the head before the first: what the TLS transport takes in one send
+/// when no records wait, cut by rustls into full 16 KiB records, so none goes out short
+/// but a response's last.
+const COPY_PIECE: usize = crate::tls::stream::SEND_LIMIT;
+const _: () = assert!(COPY_PIECE.is_multiple_of(16 * 1024) && COPY_PIECE <= MAX_OUTPUT);
 
 /// The most the input buffer holds: an unfinished head never passes [`MAX_HEAD`]
 /// (then it is refused), and the socket is read only while no whole head is waiting.
@@ -446,8 +453,11 @@ impl Conn {
         let mut budget = self.send_budget;
         // More follows: the body, or (when the connection closes after this) the FIN,
         // which the close then carries in the same segment as the last bytes, so the
-        // client gets response and end in one packet and one wake-up.
-        self.send_output(!self.chunks.is_empty() || self.close_after, now)?;
+        // client gets response and end in one packet and one wake-up. A file body to
+        // copy takes the output along with its first piece instead.
+        if self.zero_copy || !matches!(self.chunks.front(), Some(Chunk::File { .. })) {
+            self.send_output(!self.chunks.is_empty() || self.close_after, now)?;
+        }
         // The patterns bind nothing, so each arm is free to borrow `self` again.
         loop {
             match self.chunks.front() {
@@ -525,21 +535,32 @@ impl Conn {
         }
     }
 
-    /// Without zero-copy sending (TLS) a file range goes through `output`, one piece of
-    /// at most [`SMALL_FILE`] bytes at a time, so the buffer keeps to [`MAX_OUTPUT`].
+    /// Without zero-copy sending (TLS) a file range goes through `output` in pieces that
+    /// fill it to [`COPY_PIECE`]: the first piece tops up the head waiting there, so
+    /// the head travels in the body's first record rather than a small one of its own,
+    /// and every record but the response's last is full. Output the socket refused part
+    /// of is sent on its own first. The buffer keeps to `COPY_PIECE`, below
+    /// [`MAX_OUTPUT`].
     fn copy_file_chunk(&mut self, budget: &mut u64, now: Instant) -> Result<(), Unsent> {
         loop {
+            let unsent = self.output.len() - self.output_pos;
+            if self.output_pos > 0 || unsent >= COPY_PIECE {
+                self.send_output(true, now)?;
+                continue;
+            }
             let Some(Chunk::File { offset, remaining }) = self.chunks.front_mut() else {
                 return Ok(());
             };
             let Some(file) = self.body_file.as_ref().filter(|_| *remaining > 0) else {
                 self.chunks.pop_front();
-                return Ok(());
+                return self.send_output(!self.chunks.is_empty() || self.close_after, now);
             };
             if *budget == 0 {
                 return Err(Unsent::Budget);
             }
-            let count = (*remaining).min(*budget).min(SMALL_FILE) as usize;
+            // Whole pieces, even when that passes the budget (by less than one): a piece
+            // cut to the budget would leave a short record at every turn's end.
+            let count = (*remaining).min((COPY_PIECE - unsent) as u64) as usize;
             reserve_within(&mut self.output, count, MAX_OUTPUT);
             if file.append_to(&mut self.output, *offset, count).is_err() {
                 // The file shrank under us, as for `sendfile` returning 0.
@@ -547,7 +568,7 @@ impl Conn {
             }
             *offset += count as u64;
             *remaining -= count as u64;
-            *budget -= count as u64;
+            *budget = budget.saturating_sub(count as u64);
             // Dropped before its last piece is sent, so that piece (here, or when a
             // blocked flush resumes) goes without MSG_MORE unless more really follows:
             // the kernel would hold its tail back waiting for bytes that never come.
@@ -643,7 +664,9 @@ mod tests {
     use crate::config::Symlinks;
     use crate::http::response::SERVER;
     use crate::site::root::Root;
-    use std::io::{Read, Write};
+    use crate::tls::testing::{TestPki, client};
+    use rustls::version::{TLS12, TLS13};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{TcpListener, TcpStream};
 
     const HEADER: Duration = Duration::from_secs(1);
@@ -662,6 +685,22 @@ mod tests {
     /// A connection over loopback to a site holding `files`; distinct timeouts, so a
     /// deadline tells which phase set it.
     fn pair(files: &[(&str, &[u8])]) -> Pair {
+        pair_over(files, Transport::Plain)
+    }
+
+    /// The same over TLS, the handshake still to come.
+    fn tls_pair(files: &[(&str, &[u8])]) -> Pair {
+        use std::sync::{Arc, OnceLock};
+        static CONFIG: OnceLock<Arc<rustls::ServerConfig>> = OnceLock::new();
+        let config = CONFIG.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let (cert, key) = TestPki::get().write(dir.path());
+            crate::tls::server_config(&cert, &key, &crate::tls::TicketKeys::new().unwrap()).unwrap()
+        });
+        pair_over(files, |server| Transport::tls(server, config).unwrap())
+    }
+
+    fn pair_over(files: &[(&str, &[u8])], transport: impl FnOnce(TcpStream) -> Transport) -> Pair {
         let dir = tempfile::tempdir().unwrap();
         for (name, content) in files {
             std::fs::write(dir.path().join(name), content).unwrap();
@@ -684,7 +723,7 @@ mod tests {
         // As a worker's accept4(SOCK_NONBLOCK) leaves it.
         server.set_nonblocking(true).unwrap();
         let t0 = Instant::now();
-        let conn = Conn::new(Transport::Plain(server), peer, &ctx, t0);
+        let conn = Conn::new(transport(server), peer, &ctx, t0);
         Pair {
             t0,
             conn,
@@ -692,6 +731,45 @@ mod tests {
             client,
             _dir: dir,
         }
+    }
+
+    /// Serves `p`'s connection as the sync model does (drive, then wait for what it
+    /// wants) while `client` runs on its own thread with the client's socket, until the
+    /// connection closes. What `client` returned, and how often the connection yielded
+    /// its turn with its send budget spent.
+    fn serve<T: Send + 'static>(
+        p: Pair,
+        client: impl FnOnce(TcpStream) -> T + Send + 'static,
+    ) -> (T, usize) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let Pair {
+            mut conn,
+            mut ctx,
+            client: socket,
+            _dir: dir,
+            ..
+        } = p;
+        let thread = std::thread::spawn(move || client(socket));
+        let mut yielded = 0;
+        loop {
+            let want = conn.drive(&mut ctx, Instant::now());
+            assert!(conn.buffered() <= MAX_BUFFERED, "{}", conn.buffered());
+            let events = match want {
+                Want::Close => break,
+                Want::Again => {
+                    yielded += 1;
+                    continue;
+                }
+                Want::Read => PollFlags::POLLIN,
+                Want::Write => PollFlags::POLLOUT,
+            };
+            let mut fds = [PollFd::new(conn.as_fd(), events)];
+            let ready = poll(&mut fds, PollTimeout::from(10_000u16)).unwrap();
+            assert!(ready > 0, "no readiness in 10 s waiting for {want:?}");
+        }
+        conn.close();
+        drop(dir);
+        (thread.join().unwrap(), yielded)
     }
 
     impl Pair {
@@ -994,5 +1072,171 @@ mod tests {
             "an idle connection holds {} bytes",
             p.conn.buffered()
         );
+    }
+
+    /// A response read off `reader`: the head, and the body its Content-Length gives.
+    fn read_response(reader: &mut impl BufRead) -> (String, Vec<u8>) {
+        let mut head = String::new();
+        while !head.ends_with("\r\n\r\n") {
+            assert!(
+                reader.read_line(&mut head).unwrap() > 0,
+                "the head ended early"
+            );
+        }
+        let len: usize = head
+            .split("\r\n")
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .expect("a Content-Length")
+            .parse()
+            .unwrap();
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        (head, body)
+    }
+
+    #[test]
+    fn a_small_file_over_tls13_and_tls12_is_exact_and_ends_with_close_notify() {
+        for version in [&TLS13, &TLS12] {
+            let p = tls_pair(&[("a.txt", b"hello\n")]);
+            let config = TestPki::get().client_config(&[version], &[b"http/1.1"]);
+            let ((out, alpn, agreed), _) = serve(p, move |socket| {
+                let mut c = client(&config, socket);
+                c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut out = Vec::new();
+                // An error unless the server ends with close_notify.
+                c.read_to_end(&mut out).unwrap();
+                (
+                    out,
+                    c.conn.alpn_protocol().map(<[u8]>::to_vec),
+                    c.conn.protocol_version(),
+                )
+            });
+            assert_eq!(masked(&out), ok_text("hello\n", "close"));
+            assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+            assert_eq!(agreed, Some(version.version));
+        }
+    }
+
+    #[test]
+    fn a_multi_mib_file_over_tls_is_exact_in_budgeted_turns_then_keep_alive_goes_on() {
+        const LEN: usize = 3 * 1024 * 1024 + 7;
+        let body = pattern(LEN);
+        let mut p = tls_pair(&[("big.bin", &body), ("a.txt", b"after\n")]);
+        p.conn.send_budget = 256 * 1024;
+        let config = TestPki::get().client_config(&[&TLS13], &[b"http/1.1"]);
+        let (responses, yielded) = serve(p, move |socket| {
+            let mut c = BufReader::new(client(&config, socket));
+            c.get_mut()
+                .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let big = read_response(&mut c);
+            // The same connection, after 3 MiB: a range of the big file, then a small one.
+            c.get_mut()
+                .write_all(
+                    b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-200999\r\n\r\n\
+                      GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .unwrap();
+            let range = read_response(&mut c);
+            let small = read_response(&mut c);
+            let mut rest = Vec::new();
+            c.read_to_end(&mut rest).unwrap();
+            assert!(rest.is_empty());
+            [big, range, small]
+        });
+        let [(head, got), (range_head, range), (small_head, small)] = responses;
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(got == body, "the body arrived altered");
+        assert!(range_head.starts_with("HTTP/1.1 206 "), "{range_head}");
+        assert!(range == body[1000..201_000]);
+        assert!(small_head.contains("\r\nConnection: close\r\n"));
+        assert_eq!(small, b"after\n");
+        assert!(yielded > 0, "a 3 MiB body never spent a turn's budget");
+    }
+
+    #[test]
+    fn plain_http_to_a_tls_connection_gets_400_and_the_end() {
+        let p = tls_pair(&[("a.txt", b"secret\n")]);
+        let (out, _) = serve(p, |mut socket| {
+            socket
+                .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut out = Vec::new();
+            socket.read_to_end(&mut out).unwrap();
+            out
+        });
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\nThe plain HTTP request was sent to HTTPS port\n"));
+    }
+
+    #[test]
+    fn the_handshake_counts_against_the_header_timeout() {
+        let mut p = tls_pair(&[]);
+        let t0 = p.t0;
+        // Half a ClientHello: a record header announcing more than follows.
+        p.client
+            .write_all(&[
+                0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03,
+            ])
+            .unwrap();
+        for k in 1..5 {
+            assert_eq!(p.drive(t0 + Duration::from_millis(k * 100)), Want::Read);
+            assert_eq!(p.conn.deadline(), t0 + HEADER);
+        }
+        p.conn.time_out(&mut p.ctx, t0 + HEADER);
+        // No 408: there is no request to answer, and no TLS to say it in.
+        assert!(p.close_and_read().is_empty());
+    }
+
+    #[test]
+    fn a_large_file_over_tls_leaves_in_full_records_but_the_last() {
+        const LEN: usize = 2 * 1024 * 1024 + 5;
+        let body = pattern(LEN);
+        let p = tls_pair(&[("big.bin", &body)]);
+        // TLS 1.2: application data is the only thing in records of type 23 there.
+        let config = TestPki::get().client_config(&[&TLS12], &[b"http/1.1"]);
+        let ((sizes, out), yielded) = serve(p, move |mut socket| {
+            let name = "localhost".try_into().unwrap();
+            let mut c = rustls::ClientConnection::new(config, name).unwrap();
+            while c.is_handshaking() {
+                c.complete_io(&mut socket).unwrap();
+            }
+            c.writer()
+                .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            c.complete_io(&mut socket).unwrap();
+            let mut raw = Vec::new();
+            socket.read_to_end(&mut raw).unwrap();
+            let mut sizes = Vec::new();
+            let mut at = 0;
+            while let Some(header) = raw.get(at..at + 5) {
+                let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+                if header[0] == 23 {
+                    sizes.push(len);
+                }
+                at += 5 + len;
+            }
+            let (mut records, mut out) = (&raw[..], Vec::new());
+            while !records.is_empty() {
+                c.read_tls(&mut records).unwrap();
+                c.process_new_packets().unwrap();
+                let _ = c.reader().read_to_end(&mut out);
+            }
+            (sizes, out)
+        });
+        let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(out[head_end..] == body[..], "the body arrived altered");
+        assert!(yielded > 0, "2 MiB never spent a turn's budget");
+        // A full record: 16 KiB of data, an 8-byte explicit nonce and a 16-byte tag.
+        let full = 16 * 1024 + 8 + 16;
+        assert_eq!(sizes.len(), out.len().div_ceil(16 * 1024), "{sizes:?}");
+        let short: Vec<_> = sizes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n != full)
+            .collect();
+        assert_eq!(short, [(sizes.len() - 1, &(out.len() % (16 * 1024) + 24))]);
     }
 }

@@ -2,32 +2,35 @@
 //! bytes cross the socket as they are or wrapped in TLS.
 //!
 //! [`super::conn::Conn`] only ever sees plaintext through these methods, and the worker
-//! models only see a file descriptor to wait on, so a TLS variant (a `rustls`
-//! `ServerConnection` beside the socket, driven sans-I/O as in rustls's mio example
-//! server) lands here alone:
-//! - `recv`: `read_tls` from the socket, `process_new_packets`, then copy plaintext out
-//!   of `reader()`; the handshake's replies go out with `write_tls` on the way;
+//! models only see a file descriptor to wait on. The TLS variant holds a
+//! [`TlsStream`] (rustls's `ServerConnection` beside the socket, driven sans-I/O in
+//! `crate::tls::stream`):
+//! - `recv`: `read_tls` from the socket, `process_new_packets`, then plaintext out of
+//!   `reader()`; the handshake's replies go out with `write_tls` on the way;
 //! - `send`: plaintext into `writer()`, then `write_tls` to the socket, keeping whatever
 //!   the socket refused for `send_queued`;
 //! - `can_sendfile`: false, so file bodies go through the connection's buffer;
-//! - `waits_for`: rustls's `wants_write`/`wants_read`, since a read may be stuck behind
-//!   a handshake reply and a write behind the peer's next flight;
-//! - `close`: `send_close_notify` first.
+//! - `waits_for`: writable whenever records wait for the socket, since a read may be
+//!   stuck behind a handshake reply as well as a write behind its own records;
+//! - `close`: close_notify first.
 //!
-//! An enum rather than a trait: a match on a one-variant enum compiles to nothing, so the
-//! plain path costs what the bare syscalls cost, and a second variant costs one
-//! predictable branch. A trait would mean a `Box<dyn>` (an allocation per connection and
-//! an indirect call per syscall) or a type parameter spreading through `Conn`, the slab
-//! and both worker models, which a worker serving plain and TLS listeners at once could
-//! not use anyway. A `ServerConnection` is large: box it in its variant so idle plain
-//! connections stay small.
+//! An enum rather than a trait: a match on the enum costs the plain path one
+//! predictable branch, where a trait would mean a `Box<dyn>` (an allocation per
+//! connection and an indirect call per syscall) or a type parameter spreading through
+//! `Conn`, the slab and both worker models, which a worker serving plain and TLS
+//! listeners at once could not use anyway. A `ServerConnection` is large: it is boxed in
+//! its variant so idle plain connections stay small.
 
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::Arc;
 
 use nix::sys::sendfile::sendfile64;
 use nix::sys::socket::{MsgFlags, send};
+use rustls::ServerConfig;
+
+use crate::tls::TlsStream;
 
 /// The readiness an operation that would block is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,8 @@ pub enum Wait {
 pub enum Transport {
     /// Bytes go to the socket as they are; zero-copy file sending works.
     Plain(TcpStream),
+    /// Bytes go through TLS.
+    Tls(Box<TlsStream>),
 }
 
 impl From<TcpStream> for Transport {
@@ -48,6 +53,12 @@ impl From<TcpStream> for Transport {
 }
 
 impl Transport {
+    /// TLS over an accepted, non-blocking socket, the handshake still to come (it runs
+    /// inside the first `recv` calls).
+    pub fn tls(stream: TcpStream, config: &Arc<ServerConfig>) -> io::Result<Transport> {
+        Ok(Transport::Tls(Box::new(TlsStream::new(stream, config)?)))
+    }
+
     /// Reads plaintext into `buf`. Returns fewer bytes than `buf` holds only when nothing
     /// more can be read without waiting: the connection counts on that to stop reading
     /// before an edge-triggered wait, so a TLS variant must not leave plaintext it has
@@ -56,6 +67,7 @@ impl Transport {
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(stream) => stream.read(buf),
+            Transport::Tls(tls) => tls.recv(buf),
         }
     }
 
@@ -65,6 +77,7 @@ impl Transport {
     pub fn send(&mut self, bytes: &[u8], more: bool) -> io::Result<usize> {
         match self {
             Transport::Plain(stream) => send_raw(stream, bytes, more),
+            Transport::Tls(tls) => tls.send(bytes, more),
         }
     }
 
@@ -74,6 +87,7 @@ impl Transport {
     pub fn can_sendfile(&self) -> bool {
         match self {
             Transport::Plain(_) => true,
+            Transport::Tls(_) => false,
         }
     }
 
@@ -96,6 +110,7 @@ impl Transport {
                 let mut off = offset as i64;
                 Ok(sendfile64(stream.as_fd(), file, Some(&mut off), count)?)
             }
+            Transport::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
@@ -105,6 +120,7 @@ impl Transport {
     pub fn send_queued(&mut self) -> io::Result<()> {
         match self {
             Transport::Plain(_) => Ok(()),
+            Transport::Tls(tls) => tls.send_queued(),
         }
     }
 
@@ -114,18 +130,26 @@ impl Transport {
     pub fn waits_for(&self, attempted: Wait) -> Wait {
         match self {
             Transport::Plain(_) => attempted,
+            Transport::Tls(tls) if tls.wants_write() => Wait::Writable,
+            Transport::Tls(_) => attempted,
         }
     }
 
-    /// Closes the connection. `linger`: the peer may have sent bytes that were never
-    /// read; stop sending, then take and drop what already came, so that the kernel does
-    /// not answer unread input with a reset that could destroy the response.
+    /// Closes the connection (under TLS, close_notify first). `linger`: the peer may
+    /// have sent bytes that were never read; stop sending, then take and drop what
+    /// already came, so that the kernel does not answer unread input with a reset that
+    /// could destroy the response.
     pub fn close(self, linger: bool) {
         match self {
             Transport::Plain(stream) => {
                 if linger {
-                    let _ = stream.shutdown(Shutdown::Write);
                     drain(&stream);
+                }
+            }
+            Transport::Tls(mut tls) => {
+                tls.close_notify();
+                if linger {
+                    drain(tls.socket());
                 }
             }
         }
@@ -137,6 +161,7 @@ impl AsFd for Transport {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             Transport::Plain(stream) => stream.as_fd(),
+            Transport::Tls(tls) => tls.socket().as_fd(),
         }
     }
 }
@@ -151,8 +176,9 @@ fn send_raw(stream: &TcpStream, bytes: &[u8], more: bool) -> io::Result<usize> {
     Ok(send(stream.as_raw_fd(), bytes, flags)?)
 }
 
-/// Reads and drops what the peer already sent, a bounded amount.
+/// Stops sending, then reads and drops what the peer already sent, a bounded amount.
 fn drain(mut stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
     let mut sink = [0u8; 4096];
     for _ in 0..16 {
         match stream.read(&mut sink) {
