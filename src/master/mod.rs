@@ -26,24 +26,27 @@ pub mod workers;
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
+use rustls::ServerConfig;
 
 use self::daemon::{PidFile, Readiness};
 use self::listener::Origin;
 use self::signals::SignalQueue;
 use self::sockets::Sockets;
 use self::upgrade::Invocation;
-use self::workers::Workers;
+use self::workers::{Provisions, Workers};
 use crate::config::file as config_file;
-use crate::config::{AcceptModel, Config, Listen, WorkerModel};
+use crate::config::{AcceptModel, Config, Listen, Scheme, TlsFiles, WorkerModel};
 use crate::heartbeat::Board;
 use crate::log;
 use crate::ready::ReadyPipe;
 use crate::site::root::Root;
+use crate::tls::{self, TicketKeys};
 use crate::worker;
 
 /// The longest the loop sleeps without a signal; bounds how late a deadline is noticed.
@@ -111,6 +114,13 @@ fn start(
     invocation: Invocation,
     inherited: Option<(listener::Groups, Origin)>,
 ) -> Result<Arbiter, String> {
+    // First, so a bad certificate stops the start before anything else happens, and
+    // read as the user who started us: workers may not be allowed to read the key.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|files| Tls::load(files, None))
+        .transpose()?;
     let owner = config.process.credentials.as_ref().map(|c| c.owner());
     log::open(
         &config.process.error_log,
@@ -121,6 +131,17 @@ fn start(
         Some((list, origin)) => (Sockets::adopt(list, config.accept, config.backlog)?, origin),
         None => (Sockets::bind(&config)?, Origin::Bound),
     };
+    if tls.is_none()
+        && let Some(https) = sockets
+            .listening()
+            .iter()
+            .find(|l| l.scheme == Scheme::Https)
+    {
+        return Err(format!(
+            "{https} came from systemd as HTTPS but --tls-cert and --tls-key are not \
+             given (name it with --tls-bind too)"
+        ));
+    }
     sockets.resize(config.workers)?;
     // The workers accept as the sockets allow (a systemd socket without SO_REUSEPORT
     // is shared, whatever was asked).
@@ -170,6 +191,7 @@ fn start(
         held_back: BTreeSet::new(),
         new_master: None,
         winched: false,
+        tls,
     })
 }
 
@@ -211,6 +233,31 @@ struct Arbiter {
     new_master: Option<Pid>,
     /// After WINCH: no workers until HUP (or until the new master exits).
     winched: bool,
+    /// With HTTPS listeners: what their connections are served with.
+    tls: Option<Tls>,
+}
+
+/// The TLS state the master keeps for its workers.
+struct Tls {
+    /// Certificate and key as last loaded (start-up or a reload); new workers get it.
+    config: Arc<ServerConfig>,
+    /// The pool's session-ticket keys: mapped before any fork, rotated here.
+    tickets: TicketKeys,
+}
+
+impl Tls {
+    /// Reads `--tls-cert`/`--tls-key`. Only the first call maps the ticket keys: a
+    /// reload keeps them, so sessions resume across it.
+    fn load(files: &TlsFiles, tickets: Option<TicketKeys>) -> Result<Tls, String> {
+        let tickets = match tickets {
+            Some(t) => t,
+            None => {
+                TicketKeys::new().map_err(|e| format!("cannot map the TLS ticket keys: {e}"))?
+            }
+        };
+        let config = tls::server_config(&files.cert, &files.key, &tickets)?;
+        Ok(Tls { config, tickets })
+    }
 }
 
 impl Arbiter {
@@ -231,6 +278,7 @@ impl Arbiter {
                 self.relieve_stalled_slots();
                 self.workers.kill_overdue();
                 self.manage_workers();
+                self.rotate_ticket_keys();
             } else if self.drained() {
                 break;
             }
@@ -311,11 +359,17 @@ impl Arbiter {
     fn reload(&mut self) {
         log::info(format_args!("SIGHUP: reloading the configuration"));
         systemd::notify_reloading();
-        match self.reread_config() {
+        let reread = self
+            .reread_config()
+            .and_then(|config| Ok((self.reload_certificate(&config)?, config)));
+        match reread {
             Err(message) => log::error(format_args!(
                 "reload failed, still running the previous configuration: {message}"
             )),
-            Ok(config) => {
+            Ok((certificate, config)) => {
+                if let (Some(tls), Some(new)) = (&mut self.tls, certificate) {
+                    tls.config = new;
+                }
                 self.config = config;
                 self.generation += 1;
                 log::info(format_args!(
@@ -327,6 +381,29 @@ impl Arbiter {
             }
         }
         systemd::notify("READY=1");
+    }
+
+    /// The certificate and key a reload brings, read and checked before anything
+    /// changes; new workers serve with them, and the ticket keys stay (sessions resume
+    /// across the reload). The listeners stay as they were (see `reread_config`), so
+    /// HTTPS ones still need a certificate whatever the new flags say.
+    fn reload_certificate(&self, config: &Config) -> Result<Option<Arc<ServerConfig>>, String> {
+        match (&self.tls, &config.tls) {
+            (Some(tls), Some(files)) => {
+                tls::server_config(&files.cert, &files.key, &tls.tickets).map(Some)
+            }
+            (Some(_), None) => Err("--tls-cert and --tls-key: the HTTPS listeners change only \
+                                    with a restart, so they still need a certificate"
+                .into()),
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// A new ticket key every `tls::ROTATE_EVERY`; the oldest one is erased.
+    fn rotate_ticket_keys(&self) {
+        if let Some(tls) = &self.tls {
+            tls.tickets.rotate_if_due(Instant::now());
+        }
     }
 
     /// The configuration as the command line and file now say, validated as at start-up
@@ -564,14 +641,16 @@ impl Arbiter {
     }
 
     fn spawn(&mut self, slot: usize) {
-        match self.workers.spawn(
-            self.generation,
-            slot,
-            &self.sockets,
-            &self.config,
-            &self.board,
-            self.ready.notifier(),
-        ) {
+        let given = Provisions {
+            sockets: &self.sockets,
+            config: &self.config,
+            board: &self.board,
+            tls: self.tls.as_ref().map(|t| &t.config),
+        };
+        match self
+            .workers
+            .spawn(self.generation, slot, &given, self.ready.notifier())
+        {
             Ok(pid) => log::info(format_args!(
                 "worker {pid} started (generation {}, slot {slot})",
                 self.generation

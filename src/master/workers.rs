@@ -2,10 +2,12 @@
 //! master may still have to do to it; and forking a new one.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::unistd::{ForkResult, Pid, fork};
+use rustls::ServerConfig;
 
 use crate::config::Config;
 use crate::heartbeat::{self, Board};
@@ -62,6 +64,16 @@ pub struct Workers {
     table: HashMap<Pid, Worker>,
 }
 
+/// What the master hands every worker it forks.
+#[derive(Clone, Copy)]
+pub struct Provisions<'a> {
+    pub sockets: &'a Sockets,
+    pub config: &'a Config,
+    pub board: &'a Board,
+    /// What HTTPS connections are served with, when there are HTTPS listeners.
+    pub tls: Option<&'a Arc<ServerConfig>>,
+}
+
 impl Workers {
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
@@ -81,11 +93,15 @@ impl Workers {
         &mut self,
         generation: u64,
         slot: usize,
-        sockets: &Sockets,
-        config: &Config,
-        board: &Board,
+        given: &Provisions,
         ready: Notifier,
     ) -> Result<Pid, String> {
+        let Provisions {
+            sockets,
+            config,
+            board,
+            tls,
+        } = *given;
         let master = nix::unistd::getpid();
         let cell = self
             .free_cell()
@@ -109,7 +125,7 @@ impl Workers {
             Ok(ForkResult::Child) => {
                 sockets.keep_only_in_child(slot);
                 let listeners = sockets.for_slot(slot);
-                let code = worker::run(&listeners, config, master, Some(heartbeat), ready);
+                let code = worker::run(&listeners, config, master, Some(heartbeat), ready, tls);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {

@@ -1,10 +1,13 @@
 //! Taking a connection off a listening socket, waiting for one, and giving it the
 //! transport of its listener's scheme.
 
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use rustls::ServerConfig;
 
 use super::transport::Transport;
 use crate::config::{AcceptModel, Scheme};
@@ -29,12 +32,18 @@ pub fn accept(listener: &Listener) -> std::io::Result<(TcpStream, SocketAddr, Sc
 }
 
 /// The transport a connection accepted on a listener of `scheme` reads and writes
-/// through: the one place both worker models make it, so they cannot differ.
-pub fn transport_for(stream: TcpStream, scheme: Scheme) -> Transport {
-    match scheme {
-        // HTTPS gets the TLS transport here (the handshake starts on the first drive);
-        // until it exists, an HTTPS listener speaks plain HTTP.
-        Scheme::Http | Scheme::Https => Transport::from(stream),
+/// through: the one place both worker models make it, so they cannot differ. The TLS
+/// handshake starts on the connection's first drive. `tls` is there whenever an HTTPS
+/// listener is (the master refuses to start otherwise).
+pub fn transport_for(
+    stream: TcpStream,
+    scheme: Scheme,
+    tls: Option<&Arc<ServerConfig>>,
+) -> io::Result<Transport> {
+    match (scheme, tls) {
+        (Scheme::Http, _) => Ok(Transport::from(stream)),
+        (Scheme::Https, Some(config)) => Transport::tls(stream, config),
+        (Scheme::Https, None) => Err(io::Error::other("an HTTPS listener without a certificate")),
     }
 }
 

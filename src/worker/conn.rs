@@ -9,7 +9,10 @@ use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustls::ServerConfig;
 
 use super::access_log;
 use super::transport::{Transport, Wait};
@@ -72,6 +75,8 @@ pub struct Context {
     pub stopping: bool,
     /// Requests answered by this worker.
     pub served: u64,
+    /// What HTTPS listeners' connections are served with (certificate, tickets).
+    pub tls: Option<Arc<ServerConfig>>,
     scratch: Vec<u8>,
     read_buf: Box<[u8]>,
 }
@@ -84,6 +89,7 @@ impl Context {
             date: DateCache::default(),
             stopping: false,
             served: 0,
+            tls: None,
             scratch: Vec::with_capacity(256),
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         }

@@ -292,7 +292,11 @@ impl<'a> EventLoop<'a> {
                 let _ = requeue(&self.epoll, self.listeners[l].socket, event);
             }
         }
-        let mut conn = Conn::new(transport_for(stream, scheme), peer, &self.ctx, now);
+        // Only a TLS session that cannot be set up fails here: drop the connection.
+        let Ok(transport) = transport_for(stream, scheme, self.ctx.tls.as_ref()) else {
+            return true;
+        };
+        let mut conn = Conn::new(transport, peer, &self.ctx, now);
         // The request usually arrives with the connection: answer it now. A client
         // that closes after one response (HTTP/1.0, `ab`) then never costs an
         // epoll_ctl or another wait.

@@ -12,8 +12,11 @@ pub mod lifecycle;
 pub mod sync;
 pub mod transport;
 
+use std::sync::Arc;
+
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+use rustls::ServerConfig;
 
 use crate::config::{Config, Scheme, WorkerModel};
 use crate::heartbeat::Slot;
@@ -36,6 +39,7 @@ pub fn run(
     master: Pid,
     heartbeat: Option<Slot>,
     ready: Notifier,
+    tls: Option<&Arc<ServerConfig>>,
 ) -> i32 {
     if let Err(e) = lifecycle::install_signal_handlers() {
         log::error(format_args!("worker cannot install signal handlers: {e}"));
@@ -75,7 +79,8 @@ pub fn run(
     }
     let mut site = Site::new(root, config.cache_control.clone(), config.autoindex);
     site.https = Https::new(redirect_port(listeners, config), config.hsts);
-    let ctx = Context::new(site, config.timeouts);
+    let mut ctx = Context::new(site, config.timeouts);
+    ctx.tls = tls.cloned();
     match config.worker_model {
         WorkerModel::Sync => sync::serve(listeners, config.accept, ctx, &life),
         WorkerModel::Event => {

@@ -33,7 +33,9 @@ pub fn serve(listeners: &[Listener], model: AcceptModel, mut ctx: Context, life:
             continue;
         };
         waiter.accepted(i);
-        let transport = transport_for(stream, scheme);
+        let Ok(transport) = transport_for(stream, scheme, ctx.tls.as_ref()) else {
+            continue;
+        };
         serve_one(
             Conn::new(transport, peer, &ctx, Instant::now()),
             &mut ctx,
@@ -44,7 +46,9 @@ pub fn serve(listeners: &[Listener], model: AcceptModel, mut ctx: Context, life:
     // the last to hold its sockets (a slot closed by TTOU), nobody else would.
     for listener in listeners {
         while let Ok((stream, peer, scheme)) = accept(listener) {
-            let transport = transport_for(stream, scheme);
+            let Ok(transport) = transport_for(stream, scheme, ctx.tls.as_ref()) else {
+                continue;
+            };
             serve_one(
                 Conn::new(transport, peer, &ctx, Instant::now()),
                 &mut ctx,

@@ -96,6 +96,7 @@ impl Transport {
     pub fn is_secure(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
+            Transport::Tls(_) => true,
         }
     }
 
