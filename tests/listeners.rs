@@ -37,8 +37,6 @@ fn serves(addr: SocketAddr, times: usize) {
     }
 }
 
-/// TLS flags with files that need not exist: nothing reads them yet.
-const TLS_FILES: [&str; 4] = ["--tls-cert", "cert.pem", "--tls-key", "key.pem"];
 
 #[test]
 fn two_plain_addresses_both_answer_in_every_model() {
@@ -72,7 +70,7 @@ fn a_tls_address_is_bound_and_shown_as_https() {
     if ipv6 {
         args.extend(["--tls-bind", "[::1]:0"]);
     }
-    args.extend(TLS_FILES);
+    args.extend(tls_args());
     let srv = Server::start(root.path(), &args);
     let line = srv.expect_line("listening on", Duration::from_secs(1));
     let all = listening_addrs(&line);
@@ -99,8 +97,10 @@ fn a_config_file_lists_addresses() {
         &file,
         format!(
             "root = {:?}\nworkers = 2\nbind = [\"127.0.0.1:0\", \"127.0.0.1:0\"]\n\
-             tls-bind = \"127.0.0.1:0\"\ntls-cert = \"cert.pem\"\ntls-key = \"key.pem\"\n",
-            root.path().display()
+             tls-bind = \"127.0.0.1:0\"\ntls-cert = {:?}\ntls-key = {:?}\n",
+            root.path().display(),
+            tls_files().0,
+            tls_files().1,
         ),
     )
     .unwrap();
@@ -149,7 +149,7 @@ fn tls_flags_without_each_other_and_repeated_addresses_are_refused() {
         "--tls-bind",
         "127.0.0.1:8080",
     ];
-    both.extend(TLS_FILES);
+    both.extend(tls_args());
     assert_refused(&both, "--tls-bind");
     // The same from a file names the file and its line.
     let file = root.path().join("twice.toml");
@@ -244,31 +244,11 @@ fn ttin_ttou_and_hup_keep_every_address_serving() {
     }
 }
 
-/// Sends USR2 and waits until the new master listens; returns its pid and start line.
-fn upgrade(srv: &Server) -> (i32, String) {
-    srv.signal(libc::SIGUSR2);
-    let line = srv.expect_line("SIGUSR2: started new master", Duration::from_secs(10));
-    let new: i32 = line
-        .split("started new master ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap();
-    let started = srv
-        .log
-        .wait_for(Duration::from_secs(10), |l| {
-            (line_pid(l) == Some(new) && l.contains("socket inherited from master"))
-                .then(|| l.to_string())
-        })
-        .unwrap_or_else(|| panic!("new master did not start: {:?}", srv.log.lines()));
-    (new, started)
-}
-
 #[test]
 fn usr2_hands_every_address_with_its_scheme_to_the_new_master() {
     let root = site();
     let mut args = vec!["-w", "2", "-b", "127.0.0.1:0", "--tls-bind", "127.0.0.1:0"];
-    args.extend(TLS_FILES);
+    args.extend(tls_args());
     let srv = Server::start(root.path(), &args);
     let old = srv.pid();
     let old_workers = srv.worker_pids();
@@ -362,12 +342,17 @@ fn systemd_sockets_are_https_by_name_or_by_tls_bind_address() {
     let root = site();
     let (web, secure) = (reuseport_socket(true), reuseport_socket(true));
     let fds = [web.as_raw_fd(), secure.as_raw_fd()];
-    let srv = common::socket_activated(
-        root.path(),
-        &fds,
-        Some("web:https"),
-        &["--accept", "reuseport"],
-    );
+    // Named https, it needs a certificate: refused without one.
+    let out = common::socket_activated_cmd(root.path(), &fds, Some("web:https"), &[])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--tls-cert") && err.lines().count() == 1, "{err}");
+    // With one (and a --tls-bind, which the certificate needs, at another address).
+    let mut args = vec!["--accept", "reuseport", "--tls-bind", "127.0.0.1:1"];
+    args.extend(tls_args());
+    let srv = common::socket_activated(root.path(), &fds, Some("web:https"), &args);
     srv.expect_line("(socket from systemd)", Duration::from_secs(1));
     let want = vec![
         ("http".to_string(), local(&web)),
@@ -385,7 +370,7 @@ fn systemd_sockets_are_https_by_name_or_by_tls_bind_address() {
     // No names: the --tls-bind address says which is HTTPS.
     let tls_bind = local(&secure).to_string();
     let mut args = vec!["--tls-bind", tls_bind.as_str()];
-    args.extend(TLS_FILES);
+    args.extend(tls_args());
     let srv = common::socket_activated(root.path(), &fds, None, &args);
     assert_eq!(start_line_addrs(&srv), want);
     serves(srv.addr, 10);

@@ -352,6 +352,8 @@ fn plain_http_on_the_tls_port_gets_a_400_and_garbage_a_close() {
         r.header("content-length").unwrap(),
         r.body.len().to_string()
     );
+    assert!(r.header("date").is_some() && r.header("server").is_some());
+    assert_eq!(r.header("connection"), Some("close"));
     for garbage in [
         &[0u8; 64][..],
         &[0x16, 3, 1, 0xff, 0xff, 1, 2, 3],
@@ -526,6 +528,50 @@ fn a_graceful_stop_finishes_a_tls_download_and_kill_9_is_made_good() {
     let head_end = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert!(body[head_end..] == pattern(32 << 20), "body differs");
     assert_eq!(t.srv.wait_exit(Duration::from_secs(30)), Some(0));
+}
+
+#[test]
+fn usr2_hands_the_tls_listener_to_a_new_master_without_a_failed_request() {
+    let root = site();
+    let t = start(root.path(), 2, &[]);
+    let old_workers = t.srv.worker_pids();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = t.https;
+    let looper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0, Vec::new());
+            let config = default_client();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let got = std::panic::catch_unwind(|| {
+                    let mut s = connect_tls(addr, &config);
+                    s.write_all(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                        .unwrap();
+                    read_response(&mut s, false).status
+                });
+                match got {
+                    Ok(200) => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    let (new, _) = upgrade(&t.srv);
+    assert!(wait_until(Duration::from_secs(10), || children(new).len() == 2));
+    send(t.srv.pid(), libc::SIGWINCH);
+    assert!(wait_until(Duration::from_secs(10), || old_workers
+        .iter()
+        .all(|p| !alive(*p))));
+    // Only the new master's workers serve now, with the certificate it loaded.
+    for _ in 0..10 {
+        let s = connect_tls(addr, &default_client());
+        assert_eq!(peer_leaf(&s), pki().leaves[0].2);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = looper.join().unwrap();
+    assert!(failed.is_empty(), "{} ok, failed: {failed:?}", ok);
+    assert!(ok >= 10, "only {ok} requests");
 }
 
 #[test]

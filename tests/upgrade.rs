@@ -6,23 +6,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{RequestLoop, Server, alive, children, line_pid, read_pid, send, site, wait_until};
+use common::{RequestLoop, Server, alive, children, read_pid, send, site, wait_until};
 
 /// Sends USR2 and waits until the new master listens with `workers` workers; returns its pid.
 fn upgrade(srv: &Server, workers: usize) -> i32 {
-    srv.signal(libc::SIGUSR2);
-    let line = srv.expect_line("SIGUSR2: started new master", Duration::from_secs(10));
-    let new: i32 = line
-        .split("started new master ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap();
-    srv.log
-        .wait_for(Duration::from_secs(10), |l| {
-            (line_pid(l) == Some(new) && l.contains("socket inherited from master")).then_some(())
-        })
-        .unwrap_or_else(|| panic!("new master did not start: {:?}", srv.log.lines()));
+    let (new, _) = common::upgrade(srv);
     assert!(
         wait_until(Duration::from_secs(10), || children(new).len() == workers),
         "{:?}",

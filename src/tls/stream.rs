@@ -33,13 +33,22 @@ pub const SEND_LIMIT: usize = 64 * 1024;
 /// timeout closes it).
 const NOISE_LIMIT: usize = 256 * 1024;
 
-/// The answer to a plain HTTP request on the TLS port (as nginx gives one).
-const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
-Connection: close\r\n\
-Content-Type: text/plain\r\n\
-Content-Length: 46\r\n\
-\r\n\
-The plain HTTP request was sent to HTTPS port\n";
+/// The body of the answer to a plain HTTP request on the TLS port (as nginx gives one).
+const PLAIN_HTTP_BODY: &str = "The plain HTTP request was sent to HTTPS port\n";
+
+/// That answer, with the fields every response carries. Rare enough to format here
+/// (this layer sits below the HTTP code and its date cache).
+fn plain_http_answer() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nServer: preforkd/{}\r\nDate: {}\r\n\
+         Connection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{}",
+        env!("CARGO_PKG_VERSION"),
+        httpdate::fmt_http_date(std::time::SystemTime::now()),
+        PLAIN_HTTP_BODY.len(),
+        PLAIN_HTTP_BODY
+    )
+    .into_bytes()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -215,7 +224,7 @@ impl TlsStream {
                 // nobody to tell.
                 let _ = send(
                     self.socket.as_raw_fd(),
-                    PLAIN_HTTP_ANSWER,
+                    &plain_http_answer(),
                     MsgFlags::MSG_NOSIGNAL,
                 );
                 Err(io::Error::new(
@@ -515,12 +524,13 @@ mod tests {
     #[test]
     fn plain_http_on_the_tls_port_gets_a_plain_400_and_the_end() {
         let (back, ended) = raw(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n");
-        assert_eq!(back, PLAIN_HTTP_ANSWER);
         assert_eq!(ended.unwrap_err().kind(), ErrorKind::InvalidData);
         let text = String::from_utf8(back).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, PLAIN_HTTP_BODY);
         assert!(head.ends_with(&format!("\r\nContent-Length: {}", body.len())));
-        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\nServer: preforkd/"));
+        assert!(head.contains("\r\nDate: ") && head.contains(" GMT\r\n"));
         assert!(head.contains("\r\nConnection: close\r\n"));
     }
 

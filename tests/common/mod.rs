@@ -762,6 +762,16 @@ pub fn pass_fds(cmd: &mut Command, fds: &[RawFd]) {
 /// Starts preforkd with 2 workers as systemd would: `fds` as descriptors 3, 4, ...
 /// (LISTEN_FDS), named by `names` (LISTEN_FDNAMES, `a:b`) if given, then `args`.
 pub fn socket_activated(root: &Path, fds: &[RawFd], names: Option<&str>, args: &[&str]) -> Server {
+    Server::start_cmd(socket_activated_cmd(root, fds, names, args), root, 2)
+}
+
+/// The command [`socket_activated`] starts.
+pub fn socket_activated_cmd(
+    root: &Path,
+    fds: &[RawFd],
+    names: Option<&str>,
+    args: &[&str],
+) -> Command {
     // LISTEN_PID must be the server's own pid: a shell sets it to its $$ and then
     // becomes the server with exec, keeping both the pid and the descriptors.
     let mut cmd = Command::new("/bin/sh");
@@ -779,7 +789,7 @@ pub fn socket_activated(root: &Path, fds: &[RawFd], names: Option<&str>, args: &
         cmd.env("LISTEN_FDNAMES", names);
     }
     pass_fds(&mut cmd, fds);
-    Server::start_cmd(cmd, root, 2)
+    cmd
 }
 
 /// Runs preforkd to completion; returns (exit code, stderr).
@@ -803,4 +813,45 @@ pub fn assert_refused(args: &[&str], flag: &str) {
         "{args:?} should name {flag}: {stderr}"
     );
     assert!(!stderr.contains("started"), "no worker may start: {stderr}");
+}
+
+/// A self-signed certificate for `localhost` and its key, as `--tls-cert` and
+/// `--tls-key` read them: made once per test process, in the target's temp dir.
+pub fn tls_files() -> &'static (PathBuf, PathBuf) {
+    static FILES: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        (cert, key)
+    })
+}
+
+/// `--tls-cert FILE --tls-key FILE` with [`tls_files`].
+pub fn tls_args() -> [&'static str; 4] {
+    let (cert, key) = tls_files();
+    ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]
+}
+
+/// Sends USR2 and waits until the new master listens; returns its pid and its start line.
+pub fn upgrade(srv: &Server) -> (i32, String) {
+    srv.signal(libc::SIGUSR2);
+    let line = srv.expect_line("SIGUSR2: started new master", Duration::from_secs(10));
+    let new: i32 = line
+        .split("started new master ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let started = srv
+        .log
+        .wait_for(Duration::from_secs(10), |l| {
+            (line_pid(l) == Some(new) && l.contains("socket inherited from master"))
+                .then(|| l.to_string())
+        })
+        .unwrap_or_else(|| panic!("new master did not start: {:?}", srv.log.lines()));
+    (new, started)
 }
