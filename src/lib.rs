@@ -1,17 +1,17 @@
 //! preforkd: a pre-fork static-file HTTP/1.1 server.
 //!
 //! Dependencies point one way: `http` <- `site` <- `worker` <- `master`, with the plain
-//! values (`config`, `log`, `heartbeat`, `privileges`, `calendar`, `ready`) and `tls`
+//! values (`config`, `log`, `scoreboard`, `privileges`, `calendar`, `ready`) and `tls`
 //! below them all. `tests/layout.rs` keeps it so.
 
 pub mod calendar;
 pub mod config;
-pub mod heartbeat;
 pub mod http;
 pub mod log;
 pub mod master;
 pub mod privileges;
 pub mod ready;
+pub mod scoreboard;
 pub mod site;
 pub mod tls;
 pub mod worker;

@@ -1,15 +1,19 @@
-//! A worker's word to the master that it is waiting for connections.
+//! A worker's word to the master that it waits for connections: a doorbell.
 //!
-//! The master makes one pipe before forking; a worker writes its pid into it once its
-//! listener is registered, and the master's loop wakes on it. A fork is not a worker:
-//! between the two the worker drops privileges, opens the root and builds its loop, and
-//! a worker that dies in that time is a crash loop, not a kill (see the master's reap).
+//! Whether a worker is ready is recorded in its scoreboard entry (`scoreboard.rs`); a
+//! store to shared memory cannot wake the master's loop, so the worker then rings this
+//! pipe, and the master, woken, reads the scoreboard. The pipe once carried the pids
+//! themselves; the scoreboard made that redundant, and the master reads readiness from
+//! the same place at reap (a worker may have become ready just before it died).
+//!
+//! A fork is not a worker: between the two the worker drops privileges, opens the root
+//! and builds its loop, and a worker that dies in that time is a crash loop, not a kill
+//! (see the master's reap).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::unistd::Pid;
 
 /// Both ends, held by the master; each worker inherits the write end through fork.
 pub struct ReadyPipe {
@@ -23,10 +27,6 @@ pub struct Notifier {
     fd: RawFd,
 }
 
-/// One message: a pid in native byte order; a pipe write this small is atomic, so
-/// messages from many workers never interleave.
-const MESSAGE: usize = size_of::<i32>();
-
 impl ReadyPipe {
     pub fn new() -> std::io::Result<ReadyPipe> {
         let (read, write) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
@@ -39,23 +39,19 @@ impl ReadyPipe {
         }
     }
 
-    /// The workers that became ready since the last call, in the order they said so.
-    pub fn take(&self) -> Vec<Pid> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 64 * MESSAGE];
+    /// Empties the pipe; true if some worker rang since the last call.
+    pub fn take(&self) -> bool {
+        let mut rang = false;
+        let mut buf = [0u8; 256];
         loop {
             match nix::unistd::read(&self.read, &mut buf) {
                 Ok(0) | Err(Errno::EAGAIN) => break,
-                Ok(n) => out.extend(
-                    buf[..n - n % MESSAGE]
-                        .chunks_exact(MESSAGE)
-                        .map(|m| Pid::from_raw(i32::from_ne_bytes(m.try_into().unwrap()))),
-                ),
+                Ok(_) => rang = true,
                 Err(Errno::EINTR) => {}
                 Err(_) => break,
             }
         }
-        out
+        rang
     }
 }
 
@@ -67,13 +63,13 @@ impl AsFd for ReadyPipe {
 }
 
 impl Notifier {
-    /// Tells the master this process is ready. Never blocks: the pipe holds thousands
-    /// of messages, and a lost one only delays the retirement of an older worker.
+    /// Wakes the master. Never blocks: the pipe holds thousands of rings, and when it is
+    /// full the master has a wake-up pending anyway.
     pub fn ready(&self) {
-        let message = std::process::id().to_ne_bytes();
+        let byte = [1u8];
         // SAFETY: the descriptor was inherited from the master, stays open for the life
-        // of the process, and `message` is a local array of MESSAGE bytes.
-        unsafe { libc::write(self.fd, message.as_ptr().cast(), MESSAGE) };
+        // of the process, and `byte` is a local array of one byte.
+        unsafe { libc::write(self.fd, byte.as_ptr().cast(), 1) };
     }
 }
 
@@ -82,13 +78,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_come_out_as_pids_in_order() {
+    fn a_ring_is_taken_once() {
         let pipe = ReadyPipe::new().unwrap();
-        assert!(pipe.take().is_empty());
+        assert!(!pipe.take());
         pipe.notifier().ready();
         pipe.notifier().ready();
-        let me = Pid::from_raw(std::process::id() as i32);
-        assert_eq!(pipe.take(), [me, me]);
-        assert!(pipe.take().is_empty());
+        assert!(pipe.take());
+        assert!(!pipe.take());
     }
 }

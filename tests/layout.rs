@@ -1,5 +1,5 @@
 //! The layering stays true: dependencies point one way, `http` <- `site` <- `worker` <-
-//! `master`, with the plain values (`config`, `log`, `heartbeat`, `privileges`) below
+//! `master`, with the plain values (`config`, `log`, `scoreboard`, `privileges`) below
 //! them all, and no two files depend on each other, directly or round a longer loop.
 //!
 //! A reference is any `crate::a::b` (or `preforkd::a::b` in `main.rs`), `super::x` or,
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Rank of each top-level module: a file may use only files of its own rank or lower.
 fn rank(module: &str) -> Option<u8> {
     Some(match module {
-        "log" | "heartbeat" | "privileges" | "calendar" | "ready" => 0,
+        "log" | "scoreboard" | "privileges" | "calendar" | "ready" => 0,
         // TLS's configuration and connection code: plain values and sockets only.
         "config" | "tls" => 1,
         "http" => 2,

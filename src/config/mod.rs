@@ -270,8 +270,9 @@ pub struct Config {
     pub process: ProcessConfig,
 }
 
-/// The most workers accepted; more is a typo, not a plan, on any machine.
-const MAX_WORKERS: usize = 1024;
+/// The most workers accepted (and the most `TTIN` grows to); more is a typo, not a plan,
+/// on any machine. The scoreboard has room for this many slots.
+pub const MAX_WORKERS: usize = crate::scoreboard::SLOTS;
 
 impl Config {
     /// Checks every value; the error is one line naming the flag and the problem.

@@ -2,7 +2,8 @@
 //!
 //! Signal handlers only queue the signal, and workers say when they are ready; both wake
 //! the loop (signals.rs, ready.rs). Each turn:
-//! 1. note the workers that became ready, reap dead ones;
+//! 1. note the workers the scoreboard shows ready, reap dead ones (folding their counts
+//!    into the scoreboard's totals, with why they left);
 //! 2. act on each queued signal by name, in arrival order, as often as it came: these
 //!    change what the pool should be (HUP, TTIN, TTOU, WINCH) or stop it;
 //! 3. unless stopping: abort workers that missed their heartbeat, retire a worker whose
@@ -14,7 +15,8 @@
 //! 5. sleep until the next signal or tick.
 //!
 //! The worker table, and the one state each worker is in, are in workers.rs; the
-//! listening sockets, per address one per slot or one shared, in sockets.rs.
+//! listening sockets, per address one per slot or one shared, in sockets.rs; what the
+//! workers and the master share in memory, in `crate::scoreboard`.
 
 pub mod daemon;
 pub mod listener;
@@ -41,10 +43,10 @@ use self::sockets::Sockets;
 use self::upgrade::Invocation;
 use self::workers::{Provisions, Workers};
 use crate::config::file as config_file;
-use crate::config::{AcceptModel, Config, Listen, Scheme, TlsFiles, WorkerModel};
-use crate::heartbeat::Board;
+use crate::config::{AcceptModel, Config, Listen, MAX_WORKERS, Scheme, TlsFiles, WorkerModel};
 use crate::log;
 use crate::ready::ReadyPipe;
+use crate::scoreboard::{Board, Cause};
 use crate::site::root::Root;
 use crate::tls::{self, TicketKeys};
 use crate::worker;
@@ -157,7 +159,7 @@ fn start(
     };
     let signals = SignalQueue::install(&signals::HANDLED)
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let board = Board::new().map_err(|e| format!("cannot map the heartbeat board: {e}"))?;
+    let board = Board::new().map_err(|e| format!("cannot map the scoreboard: {e}"))?;
     let ready = ReadyPipe::new().map_err(|e| format!("cannot make the readiness pipe: {e}"))?;
     let addrs = urls(&sockets.listening());
     let from = match origin {
@@ -213,8 +215,9 @@ struct Arbiter {
     accept_asked: AcceptModel,
     sockets: Sockets,
     signals: SignalQueue,
-    /// Workers say here that they wait for connections.
+    /// Rung by workers once the scoreboard says they wait for connections.
     ready: ReadyPipe,
+    /// The workers' states, heartbeats and counters; the totals of those gone.
     board: Board,
     /// Dropped (and so removed) when the master returns from `run`.
     pid_file: Option<PidFile>,
@@ -338,6 +341,11 @@ impl Arbiter {
             Signal::SIGHUP if running => self.reload(),
             Signal::SIGTERM | Signal::SIGQUIT => self.begin_stop(Signal::SIGTERM),
             Signal::SIGINT => self.begin_stop(Signal::SIGINT),
+            Signal::SIGTTIN if running && self.config.workers >= MAX_WORKERS => {
+                log::warn(format_args!(
+                    "SIGTTIN ignored: already {MAX_WORKERS} workers, the most there can be"
+                ));
+            }
             Signal::SIGTTIN if running => {
                 self.config.workers += 1;
                 log::info(format_args!("SIGTTIN: {} workers", self.config.workers));
@@ -372,6 +380,7 @@ impl Arbiter {
                 }
                 self.config = config;
                 self.generation += 1;
+                self.board.set_generation(self.generation);
                 log::info(format_args!(
                     "reloaded: generation {}, {} workers, retiring {} old one(s)",
                     self.generation,
@@ -520,7 +529,7 @@ impl Arbiter {
         ));
         self.winched = true;
         let deadline = Instant::now() + self.config.graceful_timeout;
-        self.workers.retire_all(deadline);
+        self.workers.retire_all(deadline, Cause::Winch);
     }
 
     fn unwinch(&mut self) {
@@ -530,6 +539,7 @@ impl Arbiter {
         ));
         self.winched = false;
         self.generation += 1;
+        self.board.set_generation(self.generation);
     }
 
     fn restore_pid_file(&mut self) {
@@ -604,7 +614,7 @@ impl Arbiter {
                  {slot}'s queue: retiring it and starting another on that socket",
                 silent.as_secs_f64()
             ));
-            self.retire(pid);
+            self.retire(pid, Cause::Stalled);
         }
     }
 
@@ -634,7 +644,13 @@ impl Arbiter {
             self.respawn_at = None;
         }
         for pid in self.workers.replaced(self.generation, slots) {
-            self.retire(pid);
+            // An older generation's worker goes for the reload, one of this generation
+            // because its slot left the pool.
+            let cause = match self.workers.get(pid) {
+                Some(w) if w.generation != self.generation => Cause::Reload,
+                _ => Cause::Ttou,
+            };
+            self.retire(pid, cause);
         }
         let workers = &self.workers;
         self.sockets.release(|slot| workers.holds(slot));
@@ -659,20 +675,20 @@ impl Arbiter {
         }
     }
 
-    /// Marks the workers that said they are ready. One ready worker ends a crash loop.
+    /// Marks the workers the scoreboard shows ready (the doorbell only woke the loop).
+    /// One ready worker ends a crash loop.
     fn note_ready(&mut self) {
-        for pid in self.ready.take() {
-            if let Some(slot) = self.workers.mark_ready(pid) {
-                log::info(format_args!("worker {pid} ready (slot {slot})"));
-                self.crashes = 0;
-            }
+        self.ready.take();
+        for (pid, slot) in self.workers.mark_ready(&self.board) {
+            log::info(format_args!("worker {pid} ready (slot {slot})"));
+            self.crashes = 0;
         }
     }
 
     /// SIGTERM now, SIGKILL after --graceful-timeout: the grace a stop gives too.
-    fn retire(&mut self, pid: Pid) {
+    fn retire(&mut self, pid: Pid, cause: Cause) {
         let deadline = Instant::now() + self.config.graceful_timeout;
-        self.workers.retire(pid, deadline);
+        self.workers.retire(pid, deadline, cause);
     }
 
     /// Collects every child that has exited (workers and a new master) and logs how it
@@ -694,12 +710,14 @@ impl Arbiter {
                 continue;
             }
             if self.workers.get(pid).is_some_and(|w| !w.ready) {
-                // It may have said so just before it died.
+                // It may have become ready just before it died.
                 self.note_ready();
             }
             let Some(w) = self.workers.remove(pid) else {
                 continue;
             };
+            // Nothing it served is lost: its counts join its slot's totals.
+            self.board.fold(w.cell, w.exit_cause(code));
             match code {
                 Some(worker::EXIT_BOOT_ERROR) => {
                     log::error(format_args!("worker {pid} failed to boot ({how})"));

@@ -55,6 +55,6 @@ pub fn notify(state: &str) {
 
 /// RELOADING=1 with the timestamp `Type=notify-reload` units require.
 pub fn notify_reloading() {
-    let usec = crate::heartbeat::now_ms() * 1000;
+    let usec = crate::scoreboard::now_ms() * 1000;
     notify(&format!("RELOADING=1\nMONOTONIC_USEC={usec}"));
 }

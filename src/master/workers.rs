@@ -10,10 +10,10 @@ use nix::unistd::{ForkResult, Pid, fork};
 use rustls::ServerConfig;
 
 use crate::config::Config;
-use crate::heartbeat::{self, Board};
 use crate::log;
 use crate::master::sockets::Sockets;
 use crate::ready::Notifier;
+use crate::scoreboard::{self, Board, Cause};
 use crate::worker;
 
 /// After SIGABRT, how long a hung worker has to die before SIGKILL.
@@ -44,18 +44,36 @@ pub struct Worker {
     /// Its place in the pool: which listening sockets it accepts from (reuseport), and
     /// which worker of the next generation replaces it.
     pub slot: usize,
-    /// Its heartbeat cell on the board (a slot's old and new worker overlap).
+    /// Its entry on the scoreboard (a slot's old and new worker overlap, so an entry
+    /// per process, not per slot).
     pub cell: usize,
     pub started: Instant,
-    /// It said it waits for connections (see ready.rs).
+    /// The scoreboard says it waits for connections (see ready.rs).
     pub ready: bool,
     pub state: WorkerState,
+    /// Why the master told it to go, once it did; None while serving, and for the
+    /// master's own stop (which is no restart).
+    pub cause: Option<Cause>,
 }
 
 impl Worker {
     /// An exit the master asked for, not a crash to replace and back off from.
     pub fn was_told_to_exit(&self) -> bool {
         self.state != WorkerState::Serving
+    }
+
+    /// Why it left the pool, for the scoreboard's restarts: what the master told it,
+    /// or else how it ended (`code`: its exit status, None if a signal killed it). A
+    /// serving worker exits 0 by itself only after `--max-requests`.
+    pub fn exit_cause(&self, code: Option<i32>) -> Option<Cause> {
+        if self.was_told_to_exit() {
+            return self.cause;
+        }
+        Some(match code {
+            Some(0) => Cause::MaxRequests,
+            Some(_) => Cause::Crashed,
+            None => Cause::Killed,
+        })
     }
 }
 
@@ -87,7 +105,7 @@ impl Workers {
         self.table.keys().copied()
     }
 
-    /// Forks the worker of `generation` for `slot`, on a free heartbeat cell; in the
+    /// Forks the worker of `generation` for `slot`, on a free scoreboard entry; in the
     /// child, runs it and exits.
     pub fn spawn(
         &mut self,
@@ -105,8 +123,8 @@ impl Workers {
         let master = nix::unistd::getpid();
         let cell = self
             .free_cell()
-            .ok_or("no free heartbeat cell; not starting a worker")?;
-        let heartbeat = board.slot(cell);
+            .ok_or("no free scoreboard entry; not starting a worker")?;
+        board.start(cell, slot, generation);
         // Blocked across the fork: the child keeps them pending until the worker has
         // replaced the master's handlers (see worker::install_signal_handlers).
         let mut previous = SigSet::empty();
@@ -125,10 +143,12 @@ impl Workers {
             Ok(ForkResult::Child) => {
                 sockets.keep_only_in_child(slot);
                 let listeners = sockets.for_slot(slot);
-                let code = worker::run(&listeners, config, master, Some(heartbeat), ready, tls);
+                let seat = Some(board.seat(cell));
+                let code = worker::run(&listeners, config, master, seat, ready, tls);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {
+                board.entry(cell).set_pid(child.as_raw() as u32);
                 self.table.insert(
                     child,
                     Worker {
@@ -139,29 +159,40 @@ impl Workers {
                         started: Instant::now(),
                         ready: false,
                         state: WorkerState::Serving,
+                        cause: None,
                     },
                 );
                 Ok(child)
             }
-            Err(e) => Err(format!("fork failed: {e}")),
+            Err(e) => {
+                board.fold(cell, None);
+                Err(format!("fork failed: {e}"))
+            }
         }
     }
 
     fn free_cell(&self) -> Option<usize> {
-        let mut used = vec![false; heartbeat::SLOTS];
+        let mut used = vec![false; scoreboard::CELLS];
         for w in self.table.values() {
             used[w.cell] = true;
         }
         used.iter().position(|u| !u)
     }
 
-    /// Marks a worker ready; its slot, if it is one of ours and was not yet.
-    pub fn mark_ready(&mut self, pid: Pid) -> Option<usize> {
-        let w = self.table.get_mut(&pid)?;
-        (!w.ready).then(|| {
-            w.ready = true;
-            w.slot
-        })
+    /// Marks ready the workers the scoreboard says are; returns them (pid, slot), in
+    /// slot order.
+    pub fn mark_ready(&mut self, board: &Board) -> Vec<(Pid, usize)> {
+        let mut now_ready: Vec<(Pid, usize)> = self
+            .table
+            .values_mut()
+            .filter(|w| !w.ready && board.entry(w.cell).was_ready())
+            .map(|w| {
+                w.ready = true;
+                (w.pid, w.slot)
+            })
+            .collect();
+        now_ready.sort_by_key(|&(pid, slot)| (slot, pid));
+        now_ready
     }
 
     /// The serving worker of `generation` for `slot`, if any.
@@ -214,22 +245,23 @@ impl Workers {
             .count()
     }
 
-    /// Serving -> Retiring: SIGTERM, SIGKILL at `deadline`. A worker already leaving
-    /// keeps the way out it has.
-    pub fn retire(&mut self, pid: Pid, deadline: Instant) {
+    /// Serving -> Retiring: SIGTERM, SIGKILL at `deadline`; `cause` is why, for the
+    /// scoreboard. A worker already leaving keeps the way out it has.
+    pub fn retire(&mut self, pid: Pid, deadline: Instant, cause: Cause) {
         if let Some(w) = self.table.get_mut(&pid)
             && w.state == WorkerState::Serving
         {
             let _ = kill(pid, Signal::SIGTERM);
             w.state = WorkerState::Retiring { deadline };
+            w.cause = Some(cause);
         }
     }
 
     /// Every serving worker -> Retiring.
-    pub fn retire_all(&mut self, deadline: Instant) {
+    pub fn retire_all(&mut self, deadline: Instant, cause: Cause) {
         let pids: Vec<Pid> = self.pids().collect();
         for pid in pids {
-            self.retire(pid, deadline);
+            self.retire(pid, deadline, cause);
         }
     }
 
@@ -271,6 +303,7 @@ impl Workers {
                 w.state = WorkerState::Aborted {
                     deadline: now + ABORT_GRACE,
                 };
+                w.cause = Some(Cause::Timeout);
             }
         }
     }

@@ -3,6 +3,12 @@
 //! Both worker models drive the same [`Conn`]: they call [`Conn::drive`] when the socket
 //! may be ready and wait for what it returns ([`Want`]); `sync` waits with `poll` on one
 //! socket, `event` with epoll on many. All protocol decisions happen here and in `http`.
+//!
+//! A connection counts what it does on the worker's scoreboard entry (`Tally`): opened
+//! and closed, each response's status class where the response is queued (the one
+//! place every response passes, 408s and refusals included), and the bytes of each
+//! successful send. Each is a load and a store to the worker's own cache line, no
+//! syscall and no clock.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -21,6 +27,7 @@ use crate::http::date::DateCache;
 use crate::http::request::{HeadScan, MAX_HEAD, MAX_REQUEST_LINE, ParseError, Parsed, parse};
 use crate::http::response::Part;
 use crate::http::status::Status;
+use crate::scoreboard::{Tally, UNCOUNTED};
 use crate::site::handler::{Body, Response, Site, respond};
 use crate::site::root::Content;
 
@@ -77,6 +84,8 @@ pub struct Context {
     pub served: u64,
     /// What HTTPS listeners' connections are served with (certificate, tickets).
     pub tls: Option<Arc<ServerConfig>>,
+    /// What connections count on: the worker's scoreboard entry.
+    pub tally: &'static Tally,
     scratch: Vec<u8>,
     read_buf: Box<[u8]>,
 }
@@ -90,6 +99,7 @@ impl Context {
             stopping: false,
             served: 0,
             tls: None,
+            tally: &UNCOUNTED,
             scratch: Vec::with_capacity(256),
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         }
@@ -142,6 +152,8 @@ enum Chunk {
 
 pub struct Conn {
     transport: Transport,
+    /// Where this connection's counts go (see the module doc).
+    tally: &'static Tally,
     /// Whether file bodies may go by `sendfile`; asked of the transport once.
     zero_copy: bool,
     peer: SocketAddr,
@@ -169,9 +181,12 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(transport: Transport, peer: SocketAddr, ctx: &Context, now: Instant) -> Conn {
+        let tally = ctx.tally;
+        tally.opened();
         Conn {
             zero_copy: transport.can_sendfile(),
             transport,
+            tally,
             peer,
             input: Vec::new(),
             head: HeadScan::default(),
@@ -298,6 +313,7 @@ impl Conn {
     /// Closes, gently unless the client has sent nothing we have not read: lingering
     /// costs a shutdown and reads, a plain close nothing.
     pub fn close(self) {
+        self.tally.closed();
         let clean = self.input.is_empty() && self.discard == 0 && self.read_all;
         self.transport.close(!clean);
     }
@@ -358,6 +374,7 @@ impl Conn {
         };
         let head = HEAD_ROOM + response.location.as_ref().map_or(0, Vec::len);
         reserve_within(&mut self.output, head + in_memory, MAX_OUTPUT);
+        self.tally.response(response.status.code());
         response.write_head(ctx.date.now(now), &mut self.output);
         if !response.keep_alive {
             self.close_after = true;
@@ -484,6 +501,7 @@ impl Conn {
         let (n, done) = send_all(&mut self.transport, &self.output[self.output_pos..], more);
         self.output_pos += n;
         if n > 0 {
+            self.tally.sent(n);
             self.touch_send_deadline(now);
         }
         done?;
@@ -501,6 +519,7 @@ impl Conn {
         let (n, done) = send_all(&mut self.transport, &data[*pos..], more);
         *pos += n;
         if n > 0 {
+            self.tally.sent(n);
             self.touch_send_deadline(now);
         }
         done?;
@@ -533,6 +552,7 @@ impl Conn {
                     *offset += n as u64;
                     *remaining -= n as u64;
                     *budget -= n as u64;
+                    self.tally.sent(n);
                     self.deadline = now + self.send_timeout;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -669,6 +689,7 @@ mod tests {
     use super::*;
     use crate::config::Symlinks;
     use crate::http::response::SERVER;
+    use crate::scoreboard::Board;
     use crate::site::root::Root;
     use crate::tls::testing::{TestPki, client};
     use rustls::version::{TLS12, TLS13};
@@ -691,7 +712,7 @@ mod tests {
     /// A connection over loopback to a site holding `files`; distinct timeouts, so a
     /// deadline tells which phase set it.
     fn pair(files: &[(&str, &[u8])]) -> Pair {
-        pair_over(files, Transport::Plain)
+        pair_over(files, Transport::Plain, None)
     }
 
     /// The same over TLS, the handshake still to come.
@@ -703,10 +724,19 @@ mod tests {
             let (cert, key) = TestPki::get().write(dir.path());
             crate::tls::server_config(&cert, &key, &crate::tls::TicketKeys::new().unwrap()).unwrap()
         });
-        pair_over(files, |server| Transport::tls(server, config).unwrap())
+        pair_over(
+            files,
+            |server| Transport::tls(server, config).unwrap(),
+            None,
+        )
     }
 
-    fn pair_over(files: &[(&str, &[u8])], transport: impl FnOnce(TcpStream) -> Transport) -> Pair {
+    /// A connection counting on `board`'s entry 0 if given (else on nothing).
+    fn pair_over(
+        files: &[(&str, &[u8])],
+        transport: impl FnOnce(TcpStream) -> Transport,
+        board: Option<Board>,
+    ) -> Pair {
         let dir = tempfile::tempdir().unwrap();
         for (name, content) in files {
             std::fs::write(dir.path().join(name), content).unwrap();
@@ -721,7 +751,10 @@ mod tests {
             keepalive: KEEPALIVE,
             send: SEND,
         };
-        let ctx = Context::new(site, timeouts);
+        let mut ctx = Context::new(site, timeouts);
+        if let Some(board) = board {
+            ctx.tally = board.entry(0).tally();
+        }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         client.set_nodelay(true).unwrap();
@@ -927,6 +960,38 @@ mod tests {
             }
         }
         assert_eq!(masked(&p.available()), ok_text("pieces\n", "keep-alive"));
+    }
+
+    #[test]
+    fn a_connection_counts_responses_and_bytes_on_its_entry() {
+        let board = Board::new().unwrap();
+        board.start(0, 0, 0);
+        board.entry(0).ready();
+        let big = pattern(100 * 1024);
+        let files: &[(&str, &[u8])] = &[("a.txt", b"hello\n"), ("big.bin", &big)];
+        let mut p = pair_over(files, Transport::Plain, Some(board));
+        assert_eq!(board.snapshot().slots[0].connections, 1);
+        p.client
+            .write_all(
+                b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n\
+                  GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n\
+                  HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n\
+                  GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+        let mut want = Want::Read;
+        for _ in 0..10_000 {
+            want = p.drive(Instant::now());
+            if want == Want::Close {
+                break;
+            }
+        }
+        assert_eq!(want, Want::Close);
+        let received = p.close_and_read().len() as u64;
+        let counts = board.snapshot().slots[0];
+        assert_eq!(counts.responses, [0, 3, 0, 1, 0]);
+        assert_eq!(counts.bytes, received, "every byte the client got, no more");
+        assert_eq!(counts.connections, 0);
     }
 
     #[test]

@@ -322,7 +322,7 @@ impl<'a> EventLoop<'a> {
         };
         let event = EpollEvent::new(CONN_INTEREST, i as u64);
         if self.epoll.add(conn.as_fd(), event).is_err() {
-            self.slab.remove(i);
+            self.close(i);
         }
     }
 

@@ -1,14 +1,16 @@
 //! How a worker learns it should stop: signal flags, the master's death, the request
-//! limit; and the chores every worker model does each second (heartbeat, log reopen).
+//! limit; and the chores every worker model does each second (heartbeat, log reopen);
+//! and what the worker's scoreboard entry says of it: its state, its heartbeat, when it
+//! last answered a request.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::unistd::{Pid, getppid};
 
-use crate::heartbeat::Slot;
 use crate::log;
 use crate::ready::Notifier;
+use crate::scoreboard::Entry;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 /// Raised by USR1: reopen the log files at the next tick.
@@ -17,8 +19,11 @@ static REOPEN: AtomicBool = AtomicBool::new(false);
 /// How a worker learns that it should stop taking new work.
 pub struct Lifecycle {
     master: Pid,
-    /// Where this worker proves itself alive to the master (--timeout).
-    heartbeat: Option<Slot>,
+    /// This worker's scoreboard entry: its state, heartbeat (--timeout) and clocks.
+    entry: Option<&'static Entry>,
+    /// The entry's request count when the last turn ended: more now means the worker
+    /// answered requests during this turn.
+    answered: std::cell::Cell<u64>,
     /// Retire after this many requests (--max-requests plus this worker's jitter).
     max_requests: Option<u64>,
     /// Where this worker tells the master it waits for connections.
@@ -28,21 +33,26 @@ pub struct Lifecycle {
 impl Lifecycle {
     pub fn new(
         master: Pid,
-        heartbeat: Option<Slot>,
+        entry: Option<&'static Entry>,
         max_requests: Option<u64>,
         ready: Option<Notifier>,
     ) -> Lifecycle {
         Lifecycle {
             master,
-            heartbeat,
+            entry,
+            answered: std::cell::Cell::new(0),
             max_requests,
             ready,
         }
     }
 
     /// Called by a worker model once its listener is registered: from here on a
-    /// connection in its queue is taken, so the master may count on this worker.
+    /// connection in its queue is taken, so the master may count on this worker. The
+    /// scoreboard says so first, then the doorbell wakes the master to read it.
     pub fn ready(&self) {
+        if let Some(entry) = self.entry {
+            entry.ready();
+        }
         if let Some(notifier) = &self.ready {
             notifier.ready();
         }
@@ -60,6 +70,7 @@ impl Lifecycle {
             log::info(format_args!(
                 "worker served {served} requests (--max-requests): retiring"
             ));
+            self.draining();
         }
     }
 
@@ -73,13 +84,32 @@ impl Lifecycle {
     /// calling `tick`.
     pub fn should_stop(&self) -> bool {
         self.housekeeping();
-        STOP.load(Ordering::Relaxed) || getppid() != self.master
+        let stop = STOP.load(Ordering::Relaxed) || getppid() != self.master;
+        if stop {
+            self.draining();
+        }
+        stop
     }
 
-    /// Heartbeat, log reopening (USR1) and the access log's once-a-second flush.
+    /// The scoreboard shows the worker draining (only once it was ready).
+    fn draining(&self) {
+        if let Some(entry) = self.entry {
+            entry.draining();
+        }
+    }
+
+    /// Heartbeat, the time of the last request, log reopening (USR1) and the access
+    /// log's once-a-second flush. The one clock reading serves both times: the last
+    /// request's is then at most one turn late, and a request costs no clock reading.
     fn housekeeping(&self) {
-        if let Some(slot) = &self.heartbeat {
-            slot.beat();
+        if let Some(entry) = self.entry {
+            let now = crate::scoreboard::now_ms();
+            entry.beat(now);
+            let answered = entry.tally().requests();
+            if answered != self.answered.get() {
+                self.answered.set(answered);
+                entry.answered_at(now);
+            }
         }
         if REOPEN.swap(false, Ordering::Relaxed) {
             log::reopen();

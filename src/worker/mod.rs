@@ -19,9 +19,9 @@ use nix::unistd::Pid;
 use rustls::ServerConfig;
 
 use crate::config::{Config, Scheme, WorkerModel};
-use crate::heartbeat::Slot;
 use crate::log;
 use crate::ready::Notifier;
+use crate::scoreboard::Seat;
 use crate::site::handler::{Https, Site};
 use crate::site::root::Root;
 use accept::Listener;
@@ -37,10 +37,13 @@ pub fn run(
     listeners: &[Listener],
     config: &Config,
     master: Pid,
-    heartbeat: Option<Slot>,
+    seat: Option<Seat>,
     ready: Notifier,
     tls: Option<&Arc<ServerConfig>>,
 ) -> i32 {
+    if let Some(seat) = seat {
+        seat.entry.set_pid(std::process::id());
+    }
     if let Err(e) = lifecycle::install_signal_handlers() {
         log::error(format_args!("worker cannot install signal handlers: {e}"));
         return EXIT_BOOT_ERROR;
@@ -59,7 +62,12 @@ pub fn run(
         return EXIT_BOOT_ERROR;
     }
     crash_if_asked();
-    let life = Lifecycle::new(master, heartbeat, max_requests(config), Some(ready));
+    let life = Lifecycle::new(
+        master,
+        seat.map(|s| s.entry),
+        max_requests(config),
+        Some(ready),
+    );
     if life.should_stop() {
         return 0;
     }
@@ -81,6 +89,9 @@ pub fn run(
     site.https = Https::new(redirect_port(listeners, config), config.hsts);
     let mut ctx = Context::new(site, config.timeouts);
     ctx.tls = tls.cloned();
+    if let Some(seat) = seat {
+        ctx.tally = seat.entry.tally();
+    }
     match config.worker_model {
         WorkerModel::Sync => sync::serve(listeners, config.accept, ctx, &life),
         WorkerModel::Event => {
@@ -128,6 +139,6 @@ fn max_requests(config: &Config) -> Option<u64> {
     }
     let jitter = config.process.max_requests_jitter;
     let seed = u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ crate::heartbeat::now_ms();
+        ^ crate::scoreboard::now_ms();
     Some(base + seed % jitter.saturating_add(1))
 }
