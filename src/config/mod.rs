@@ -40,6 +40,11 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 
+    /// Address of the status listener, HOST:PORT: /metrics, /status.json, /status and
+    /// /healthz, served by the workers on plain HTTP [default: off]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub status_bind: Option<String>,
+
     /// Answer plain HTTP requests with a redirect to the HTTPS address (needs --tls-bind)
     #[arg(long)]
     pub redirect_https: bool,
@@ -174,19 +179,23 @@ impl AcceptModel {
     }
 }
 
-/// The protocol a listening address speaks.
+/// The protocol a listening address speaks, and what it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     Http,
     Https,
+    /// The status listener (`--status-bind`): plain HTTP, the status pages only, and
+    /// never the document root.
+    Status,
 }
 
 impl Scheme {
-    /// As in a URL, and in the upgrade's descriptor list (master/upgrade.rs).
+    /// In the upgrade's descriptor list (master/upgrade.rs) and systemd's socket names.
     pub fn name(self) -> &'static str {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
+            Scheme::Status => "status",
         }
     }
 
@@ -195,6 +204,7 @@ impl Scheme {
         match self {
             Scheme::Http => "--bind",
             Scheme::Https => "--tls-bind",
+            Scheme::Status => "--status-bind",
         }
     }
 }
@@ -207,9 +217,13 @@ pub struct Listen {
 }
 
 impl std::fmt::Display for Listen {
-    /// As a URL: `http://127.0.0.1:8080`, `https://[::1]:8443`.
+    /// As a URL: `http://127.0.0.1:8080`, `https://[::1]:8443`; the status listener as
+    /// `status http://127.0.0.1:9090`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}", self.scheme.name(), self.addr)
+        match self.scheme {
+            Scheme::Status => write!(f, "status http://{}", self.addr),
+            scheme => write!(f, "{}://{}", scheme.name(), self.addr),
+        }
     }
 }
 
@@ -247,7 +261,8 @@ pub struct Timeouts {
 pub struct Config {
     pub workers: usize,
     pub root: PathBuf,
-    /// Plain addresses first, then HTTPS ones, each in the order given; never empty.
+    /// Plain addresses first, then HTTPS ones, each in the order given, then the status
+    /// listener if any; never without a plain or HTTPS one.
     pub listen: Vec<Listen>,
     /// Absolute (a daemon changes directory to /); Some exactly when an address is HTTPS.
     pub tls: Option<TlsFiles>,
@@ -396,7 +411,7 @@ impl ProcessConfig {
 /// Where nothing is asked for: one plain address, loopback only.
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
-/// The addresses of --bind and --tls-bind, resolved, each at most once.
+/// The addresses of --bind, --tls-bind and --status-bind, resolved, each at most once.
 fn listen(args: &Args) -> Result<Vec<Listen>, String> {
     let default = [DEFAULT_BIND.to_owned()];
     let plain = if args.bind.is_empty() && args.tls_bind.is_empty() {
@@ -405,7 +420,11 @@ fn listen(args: &Args) -> Result<Vec<Listen>, String> {
         &args.bind[..]
     };
     let mut out: Vec<Listen> = Vec::new();
-    for (scheme, texts) in [(Scheme::Http, plain), (Scheme::Https, &args.tls_bind[..])] {
+    for (scheme, texts) in [
+        (Scheme::Http, plain),
+        (Scheme::Https, &args.tls_bind[..]),
+        (Scheme::Status, args.status_bind.as_slice()),
+    ] {
         for text in texts {
             let addr = resolve_bind(scheme.flag(), text)?;
             // Port 0 asks the kernel for a free port each time, so it never repeats.
@@ -625,6 +644,32 @@ mod tests {
                 .listen
                 .len(),
             2
+        );
+    }
+
+    #[test]
+    fn the_status_listener_comes_last_and_shares_no_address() {
+        let c = parse(&["--status-bind", "127.0.0.1:9090", "-b", "127.0.0.1:8080"]).unwrap();
+        let shown: Vec<String> = c.listen.iter().map(Listen::to_string).collect();
+        assert_eq!(
+            shown,
+            ["http://127.0.0.1:8080", "status http://127.0.0.1:9090"]
+        );
+        // It is not a public address: the default plain one is still there.
+        let c = parse(&["--status-bind", "127.0.0.1:9090"]).unwrap();
+        assert_eq!(c.listen[0].addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.listen[1].scheme, Scheme::Status);
+        let e = parse(&["--status-bind", "127.0.0.1:8080"]).unwrap_err();
+        assert!(
+            e.starts_with(
+                "--status-bind 127.0.0.1:8080: the address is given twice, also with --bind"
+            ),
+            "{e}"
+        );
+        let e = parse(&["--status-bind", "9090"]).unwrap_err();
+        assert!(
+            e.starts_with("--status-bind 9090: expected HOST:PORT"),
+            "{e}"
         );
     }
 

@@ -42,7 +42,8 @@ pub enum Origin {
 ///
 /// systemd says nothing of the protocol, so a socket is HTTPS if its unit names it
 /// `https` (`FileDescriptorName=https`) or if it listens on a `--tls-bind` address of
-/// `configured`; otherwise plain HTTP.
+/// `configured`, the status listener likewise (`status`, `--status-bind`); otherwise
+/// plain HTTP.
 pub fn inherited(configured: &[Listen]) -> Result<Option<(Groups, Origin)>, String> {
     let upgrade = std::env::var(UPGRADE_FDS_VAR).ok();
     // SAFETY: called from main before any thread exists.
@@ -60,22 +61,21 @@ pub fn inherited(configured: &[Listen]) -> Result<Option<(Groups, Origin)>, Stri
         None if !systemd.is_empty() => systemd,
         None => return Ok(None),
     };
-    let tls_addrs: Vec<SocketAddr> = configured
-        .iter()
-        .filter(|l| l.scheme == Scheme::Https)
-        .map(|l| l.addr)
-        .collect();
+    let configured_as = |scheme: Scheme, addr: SocketAddr| {
+        configured
+            .iter()
+            .any(|l| l.scheme == scheme && l.addr == addr)
+    };
     let mut out = Vec::new();
     for (fd, name) in passed {
         let socket = adopt(fd)?;
         let addr = socket
             .local_addr()
             .map_err(|e| format!("inherited descriptor {fd}: {e}"))?;
-        let scheme = if name == "https" || tls_addrs.contains(&addr) {
-            Scheme::Https
-        } else {
-            Scheme::Http
-        };
+        let scheme = [Scheme::Https, Scheme::Status]
+            .into_iter()
+            .find(|&s| name == s.name() || configured_as(s, addr))
+            .unwrap_or(Scheme::Http);
         out.push((scheme, vec![socket]));
     }
     Ok(Some((out, Origin::Systemd)))

@@ -14,6 +14,9 @@
 //! 4. while stopping: wait for the workers to go, killing them at the stop's deadline;
 //! 5. sleep until the next signal or tick.
 //!
+//! With a status listener, the master stands in on it while no worker serves
+//! (standin.rs), each turn after the signals and before the supervision.
+//!
 //! The worker table, and the one state each worker is in, are in workers.rs; the
 //! listening sockets, per address one per slot or one shared, in sockets.rs; what the
 //! workers and the master share in memory, in `crate::scoreboard`.
@@ -22,11 +25,13 @@ pub mod daemon;
 pub mod listener;
 pub mod signals;
 pub mod sockets;
+pub mod standin;
 pub mod systemd;
 pub mod upgrade;
 pub mod workers;
 
 use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +45,7 @@ use self::daemon::{PidFile, Readiness};
 use self::listener::Origin;
 use self::signals::SignalQueue;
 use self::sockets::Sockets;
+use self::standin::StandIn;
 use self::upgrade::Invocation;
 use self::workers::{Provisions, Workers};
 use crate::config::file as config_file;
@@ -183,6 +189,7 @@ fn start(
         signals,
         ready,
         board,
+        standin: StandIn::new(),
         pid_file,
         workers: Workers::default(),
         generation: 0,
@@ -219,6 +226,8 @@ struct Arbiter {
     ready: ReadyPipe,
     /// The workers' states, heartbeats and counters; the totals of those gone.
     board: Board,
+    /// Answers the status listener while no worker serves.
+    standin: StandIn,
     /// Dropped (and so removed) when the master returns from `run`.
     pid_file: Option<PidFile>,
     workers: Workers,
@@ -275,6 +284,9 @@ impl Arbiter {
             for signal in signals {
                 self.handle(signal);
             }
+            // Before the supervision below: a status connection that woke the loop is
+            // answered before a stalled slot is judged by its queue.
+            self.stand_in();
             self.stop_if_boot_failed();
             if self.stop.is_none() {
                 self.murder_hung_workers();
@@ -285,7 +297,10 @@ impl Arbiter {
             } else if self.drained() {
                 break;
             }
-            self.signals.wait(self.next_wake(), &self.ready);
+            let status = self.sockets.status_listeners();
+            let mut also = self.standin.fds(&status);
+            also.push(self.ready.as_fd());
+            self.signals.wait(self.next_wake(), &also);
         }
         log::info(format_args!("master exiting"));
         log::flush();
@@ -605,7 +620,9 @@ impl Arbiter {
             if silent < STALL_LIMIT {
                 continue;
             }
-            let queued = self.sockets.queued(slot);
+            // While the master stands in on the status listener, what waits there is
+            // its own to answer, not a sign of this worker's stall.
+            let queued = self.sockets.queued(slot, !self.standin.is_active());
             if queued == 0 {
                 continue;
             }
@@ -689,6 +706,24 @@ impl Arbiter {
     fn retire(&mut self, pid: Pid, cause: Cause) {
         let deadline = Instant::now() + self.config.graceful_timeout;
         self.workers.retire(pid, deadline, cause);
+    }
+
+    /// With a status listener: the master answers it while no worker of its own can
+    /// (none ready or starting with a fresh heartbeat, for a second), and not while
+    /// another master's workers may be the ones serving (an upgrade, WINCH) or while it
+    /// stops.
+    /// Connections already taken are answered whatever happens.
+    fn stand_in(&mut self) {
+        let status = self.sockets.status_listeners();
+        if status.is_empty() {
+            return;
+        }
+        let needed = self.stop.is_none()
+            && !self.winched
+            && self.new_master.is_none()
+            && !self.board.answering();
+        self.standin.update(needed, Instant::now());
+        self.standin.serve(&status, Instant::now());
     }
 
     /// Collects every child that has exited (workers and a new master) and logs how it

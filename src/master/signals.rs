@@ -6,7 +6,7 @@
 //! before the master runs at all still count once; the queue only promises not to merge
 //! what was delivered.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -96,13 +96,11 @@ impl SignalQueue {
         out
     }
 
-    /// Sleeps until a signal is queued, `also` is readable or `timeout` passes; leaves
-    /// the queue as it is.
-    pub fn wait(&self, timeout: Duration, also: &impl AsFd) {
-        let mut fds = [
-            PollFd::new(self.read.as_fd(), PollFlags::POLLIN),
-            PollFd::new(also.as_fd(), PollFlags::POLLIN),
-        ];
+    /// Sleeps until a signal is queued, one of `also` is readable or `timeout` passes;
+    /// leaves the queue as it is.
+    pub fn wait(&self, timeout: Duration, also: &[BorrowedFd<'_>]) {
+        let mut fds = vec![PollFd::new(self.read.as_fd(), PollFlags::POLLIN)];
+        fds.extend(also.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
         let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
         let _ = poll(&mut fds, ms);
     }

@@ -231,6 +231,16 @@ impl Sockets {
         }
     }
 
+    /// Every socket of the status listener (`--status-bind`), all slots: the master
+    /// stands in on them while no worker serves (standin.rs).
+    pub fn status_listeners(&self) -> Vec<&TcpListener> {
+        self.groups
+            .iter()
+            .filter(|g| g.scheme == Scheme::Status)
+            .flat_map(|g| &g.list)
+            .collect()
+    }
+
     /// The descriptors an upgrade passes on: each address's, in slot order.
     pub fn raw_fds(&self) -> Vec<(Scheme, Vec<RawFd>)> {
         self.groups
@@ -258,13 +268,14 @@ impl Sockets {
     }
 
     /// How many connections wait in `slot`'s accept queues, all addresses together (0 if
-    /// unknown or shared).
-    pub fn queued(&self, slot: usize) -> u32 {
+    /// unknown or shared); the status listener's only `with_status`.
+    pub fn queued(&self, slot: usize, with_status: bool) -> u32 {
         if self.model != AcceptModel::Reuseport {
             return 0;
         }
         self.groups
             .iter()
+            .filter(|g| with_status || g.scheme != Scheme::Status)
             .filter_map(|g| g.list.get(slot))
             .map(queue_length)
             .sum()

@@ -6,7 +6,7 @@
 //! is refused.
 //!
 //! The list names each address's scheme and its sockets in slot order, addresses
-//! apart by `;`: `http:3,4;https:5,6`. A bare `3,4`, as masters before several
+//! apart by `;`: `http:3,4;https:5,6;status:7,8`. A bare `3,4`, as masters before several
 //! addresses wrote it, is one plain address, so an upgrade from one still works.
 
 use std::ffi::OsString;
@@ -54,6 +54,7 @@ pub fn decode(text: &str) -> Result<Vec<(Scheme, Vec<RawFd>)>, String> {
             let scheme = match scheme.trim() {
                 "http" => Scheme::Http,
                 "https" => Scheme::Https,
+                "status" => Scheme::Status,
                 other => return Err(bad(&format!("unknown scheme {other:?}"))),
             };
             Ok((scheme, numbers(list)?))
@@ -121,8 +122,9 @@ mod tests {
             (Scheme::Http, vec![3, 4]),
             (Scheme::Https, vec![5, 6]),
             (Scheme::Http, vec![7]),
+            (Scheme::Status, vec![8, 9]),
         ];
-        assert_eq!(encode(&groups), "http:3,4;https:5,6;http:7");
+        assert_eq!(encode(&groups), "http:3,4;https:5,6;http:7;status:8,9");
         assert_eq!(decode(&encode(&groups)).unwrap(), groups);
         assert_eq!(decode("3,4").unwrap(), [(Scheme::Http, vec![3, 4])]);
         assert_eq!(decode("3").unwrap(), [(Scheme::Http, vec![3])]);

@@ -8,3 +8,4 @@ pub mod handler;
 pub mod mime;
 pub mod path;
 pub mod root;
+pub mod status;

@@ -41,7 +41,7 @@ pub fn transport_for(
     tls: Option<&Arc<ServerConfig>>,
 ) -> io::Result<Transport> {
     match (scheme, tls) {
-        (Scheme::Http, _) => Ok(Transport::from(stream)),
+        (Scheme::Http | Scheme::Status, _) => Ok(Transport::from(stream)),
         (Scheme::Https, Some(config)) => Transport::tls(stream, config),
         (Scheme::Https, None) => Err(io::Error::other("an HTTPS listener without a certificate")),
     }

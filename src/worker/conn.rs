@@ -8,7 +8,9 @@
 //! and closed, each response's status class where the response is queued (the one
 //! place every response passes, 408s and refusals included), and the bytes of each
 //! successful send. Each is a load and a store to the worker's own cache line, no
-//! syscall and no clock.
+//! syscall and no clock. A status-listener connection answers only the status pages,
+//! one per connection, and counts on `UNCOUNTED` instead, so watching the server does
+//! not change its numbers.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -22,7 +24,7 @@ use rustls::ServerConfig;
 
 use super::access_log;
 use super::transport::{Transport, Wait};
-use crate::config::Timeouts;
+use crate::config::{Scheme, Timeouts};
 use crate::http::date::DateCache;
 use crate::http::request::{HeadScan, MAX_HEAD, MAX_REQUEST_LINE, ParseError, Parsed, parse};
 use crate::http::response::Part;
@@ -30,6 +32,7 @@ use crate::http::status::Status;
 use crate::scoreboard::{Tally, UNCOUNTED};
 use crate::site::handler::{Body, Response, Site, respond};
 use crate::site::root::Content;
+use crate::site::status::{self, Pages};
 
 /// Files up to this size are read into the response buffer and sent with the head in
 /// one write; larger ones go by `sendfile`.
@@ -84,8 +87,10 @@ pub struct Context {
     pub served: u64,
     /// What HTTPS listeners' connections are served with (certificate, tickets).
     pub tls: Option<Arc<ServerConfig>>,
-    /// What connections count on: the worker's scoreboard entry.
+    /// What public connections count on: the worker's scoreboard entry.
     pub tally: &'static Tally,
+    /// The status listener's pages, when the worker has a scoreboard to read.
+    pub status: Option<Pages>,
     scratch: Vec<u8>,
     read_buf: Box<[u8]>,
 }
@@ -100,6 +105,7 @@ impl Context {
             served: 0,
             tls: None,
             tally: &UNCOUNTED,
+            status: None,
             scratch: Vec::with_capacity(256),
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         }
@@ -154,6 +160,8 @@ pub struct Conn {
     transport: Transport,
     /// Where this connection's counts go (see the module doc).
     tally: &'static Tally,
+    /// Accepted on the status listener: the status pages, nothing else.
+    status: bool,
     /// Whether file bodies may go by `sendfile`; asked of the transport once.
     zero_copy: bool,
     peer: SocketAddr,
@@ -180,13 +188,22 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(transport: Transport, peer: SocketAddr, ctx: &Context, now: Instant) -> Conn {
-        let tally = ctx.tally;
+    /// A connection accepted on a listener of `scheme`.
+    pub fn new(
+        transport: Transport,
+        scheme: Scheme,
+        peer: SocketAddr,
+        ctx: &Context,
+        now: Instant,
+    ) -> Conn {
+        let status = scheme == Scheme::Status;
+        let tally = if status { &UNCOUNTED } else { ctx.tally };
         tally.opened();
         Conn {
             zero_copy: transport.can_sendfile(),
             transport,
             tally,
+            status,
             peer,
             input: Vec::new(),
             head: HeadScan::default(),
@@ -329,16 +346,23 @@ impl Conn {
                 return false;
             }
             Ok(Parsed::Complete { request, len }) => {
-                let keep_alive = request.keep_alive && !ctx.stopping;
-                let secure = self.transport.is_secure();
-                let response = respond(
-                    &request,
-                    &ctx.site,
-                    secure,
-                    keep_alive,
-                    &mut ctx.scratch,
-                    now,
-                );
+                // A status page closes its connection: a scraper or a load balancer's
+                // health check never holds a sync worker (or an event worker's slot)
+                // between its visits.
+                let keep_alive = request.keep_alive && !ctx.stopping && !self.status;
+                let response = if self.status {
+                    status::respond(&request, ctx.status.as_ref(), keep_alive)
+                } else {
+                    let secure = self.transport.is_secure();
+                    respond(
+                        &request,
+                        &ctx.site,
+                        secure,
+                        keep_alive,
+                        &mut ctx.scratch,
+                        now,
+                    )
+                };
                 hang_if_asked(request.path());
                 access_log::record(self.peer, Some(&request), &response);
                 self.discard = request.content_length;
@@ -712,7 +736,7 @@ mod tests {
     /// A connection over loopback to a site holding `files`; distinct timeouts, so a
     /// deadline tells which phase set it.
     fn pair(files: &[(&str, &[u8])]) -> Pair {
-        pair_over(files, Transport::Plain, None)
+        pair_over(files, Transport::Plain, Scheme::Http, None)
     }
 
     /// The same over TLS, the handshake still to come.
@@ -727,14 +751,17 @@ mod tests {
         pair_over(
             files,
             |server| Transport::tls(server, config).unwrap(),
+            Scheme::Https,
             None,
         )
     }
 
-    /// A connection counting on `board`'s entry 0 if given (else on nothing).
+    /// A connection accepted on a listener of `scheme`, counting on `board`'s entry 0
+    /// if given (else on nothing).
     fn pair_over(
         files: &[(&str, &[u8])],
         transport: impl FnOnce(TcpStream) -> Transport,
+        scheme: Scheme,
         board: Option<Board>,
     ) -> Pair {
         let dir = tempfile::tempdir().unwrap();
@@ -754,6 +781,7 @@ mod tests {
         let mut ctx = Context::new(site, timeouts);
         if let Some(board) = board {
             ctx.tally = board.entry(0).tally();
+            ctx.status = Some(Pages::new(board, crate::config::WorkerModel::Event));
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -762,7 +790,7 @@ mod tests {
         // As a worker's accept4(SOCK_NONBLOCK) leaves it.
         server.set_nonblocking(true).unwrap();
         let t0 = Instant::now();
-        let conn = Conn::new(transport(server), peer, &ctx, t0);
+        let conn = Conn::new(transport(server), scheme, peer, &ctx, t0);
         Pair {
             t0,
             conn,
@@ -963,13 +991,13 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_counts_responses_and_bytes_on_its_entry() {
+    fn a_connection_counts_responses_and_bytes_on_its_entry_and_status_ones_do_not() {
         let board = Board::new().unwrap();
         board.start(0, 0, 0);
         board.entry(0).ready();
         let big = pattern(100 * 1024);
         let files: &[(&str, &[u8])] = &[("a.txt", b"hello\n"), ("big.bin", &big)];
-        let mut p = pair_over(files, Transport::Plain, Some(board));
+        let mut p = pair_over(files, Transport::Plain, Scheme::Http, Some(board));
         assert_eq!(board.snapshot().slots[0].connections, 1);
         p.client
             .write_all(
@@ -992,6 +1020,24 @@ mod tests {
         assert_eq!(counts.responses, [0, 3, 0, 1, 0]);
         assert_eq!(counts.bytes, received, "every byte the client got, no more");
         assert_eq!(counts.connections, 0);
+
+        // The status listener's connections count on nothing.
+        let mut p = pair_over(&[], Transport::Plain, Scheme::Status, Some(board));
+        p.client
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        for _ in 0..10_000 {
+            if p.drive(Instant::now()) == Want::Close {
+                break;
+            }
+        }
+        let out = p.close_and_read();
+        assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(
+            String::from_utf8_lossy(&out)
+                .contains("preforkd_requests_total{slot=\"0\",class=\"2xx\"} 3\n")
+        );
+        assert_eq!(board.snapshot().slots[0], counts);
     }
 
     #[test]

@@ -296,7 +296,7 @@ impl<'a> EventLoop<'a> {
         let Ok(transport) = transport_for(stream, scheme, self.ctx.tls.as_ref()) else {
             return true;
         };
-        let mut conn = Conn::new(transport, peer, &self.ctx, now);
+        let mut conn = Conn::new(transport, scheme, peer, &self.ctx, now);
         // The request usually arrives with the connection: answer it now. A client
         // that closes after one response (HTTP/1.0, `ab`) then never costs an
         // epoll_ctl or another wait.

@@ -24,6 +24,7 @@ use crate::ready::Notifier;
 use crate::scoreboard::Seat;
 use crate::site::handler::{Https, Site};
 use crate::site::root::Root;
+use crate::site::status::Pages;
 use accept::Listener;
 use conn::Context;
 use lifecycle::Lifecycle;
@@ -91,6 +92,7 @@ pub fn run(
     ctx.tls = tls.cloned();
     if let Some(seat) = seat {
         ctx.tally = seat.entry.tally();
+        ctx.status = Some(Pages::new(seat.board, config.worker_model));
     }
     match config.worker_model {
         WorkerModel::Sync => sync::serve(listeners, config.accept, ctx, &life),

@@ -37,7 +37,7 @@ pub fn serve(listeners: &[Listener], model: AcceptModel, mut ctx: Context, life:
             continue;
         };
         serve_one(
-            Conn::new(transport, peer, &ctx, Instant::now()),
+            Conn::new(transport, scheme, peer, &ctx, Instant::now()),
             &mut ctx,
             life,
         );
@@ -50,7 +50,7 @@ pub fn serve(listeners: &[Listener], model: AcceptModel, mut ctx: Context, life:
                 continue;
             };
             serve_one(
-                Conn::new(transport, peer, &ctx, Instant::now()),
+                Conn::new(transport, scheme, peer, &ctx, Instant::now()),
                 &mut ctx,
                 life,
             );
