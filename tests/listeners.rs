@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    BIN, RequestLoop, Server, alive, assert_refused, children, line_pid, listening_addrs,
-    live_children, model_args, site, socket_inodes, try_get, wait_until,
+    BIN, RequestLoop, Server, alive, assert_refused, children, listening_addrs, live_children,
+    model_args, site, socket_inodes, tls_args, tls_files, try_get, upgrade, wait_until,
 };
 
 /// The start line's addresses, as (scheme, address).
@@ -36,7 +36,6 @@ fn serves(addr: SocketAddr, times: usize) {
         assert_eq!(r.status, 200, "{addr}");
     }
 }
-
 
 #[test]
 fn two_plain_addresses_both_answer_in_every_model() {
@@ -348,9 +347,12 @@ fn systemd_sockets_are_https_by_name_or_by_tls_bind_address() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("--tls-cert") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("--tls-cert") && err.lines().count() == 1,
+        "{err}"
+    );
     // With one (and a --tls-bind, which the certificate needs, at another address).
-    let mut args = vec!["--accept", "reuseport", "--tls-bind", "127.0.0.1:1"];
+    let mut args = vec!["--accept", "reuseport", "--tls-bind", "127.0.0.1:2"];
     args.extend(tls_args());
     let srv = common::socket_activated(root.path(), &fds, Some("web:https"), &args);
     srv.expect_line("(socket from systemd)", Duration::from_secs(1));

@@ -821,7 +821,8 @@ pub fn tls_files() -> &'static (PathBuf, PathBuf) {
     static FILES: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
     FILES.get_or_init(|| {
         let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, made.cert.pem()).unwrap();
@@ -833,7 +834,12 @@ pub fn tls_files() -> &'static (PathBuf, PathBuf) {
 /// `--tls-cert FILE --tls-key FILE` with [`tls_files`].
 pub fn tls_args() -> [&'static str; 4] {
     let (cert, key) = tls_files();
-    ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]
+    [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]
 }
 
 /// Sends USR2 and waits until the new master listens; returns its pid and its start line.
