@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    BIN, RequestLoop, Server, alive, assert_refused, children, listening_addrs, live_children,
+    BIN, RequestLoop, Server, alive, assert_refused, assert_slots, children, listening_addrs,
     model_args, site, socket_inodes, tls_args, tls_files, try_get, upgrade, wait_until,
 };
 
@@ -164,36 +164,6 @@ fn tls_flags_without_each_other_and_repeated_addresses_are_refused() {
         stderr.contains("twice.toml line 2: --bind 127.0.0.1:1"),
         "{stderr}"
     );
-}
-
-/// The master holds one socket per slot and address; each worker holds exactly one of
-/// them per address, and no two workers the same.
-fn assert_slots(srv: &Server, addresses: usize, n: usize) {
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            socket_inodes(srv.pid()).len() == addresses * n && live_children(srv.pid()).len() == n
-        }),
-        "want {n} slots of {addresses} sockets, master holds {:?}, workers {:?}: {:?}",
-        socket_inodes(srv.pid()),
-        live_children(srv.pid()),
-        srv.log.lines()
-    );
-    let slots = socket_inodes(srv.pid());
-    let mut held: Vec<u64> = Vec::new();
-    for w in live_children(srv.pid()) {
-        let own: Vec<u64> = socket_inodes(w)
-            .into_iter()
-            .filter(|i| slots.contains(i))
-            .collect();
-        assert_eq!(
-            own.len(),
-            addresses,
-            "worker {w} holds {own:?} of {slots:?}"
-        );
-        held.extend(own);
-    }
-    held.sort();
-    assert_eq!(held, slots, "each slot socket belongs to one worker");
 }
 
 #[test]

@@ -861,3 +861,39 @@ pub fn upgrade(srv: &Server) -> (i32, String) {
         .unwrap_or_else(|| panic!("new master did not start: {:?}", srv.log.lines()));
     (new, started)
 }
+
+/// The master holds one socket per slot and address; each worker holds exactly one of
+/// them per address, and no two workers the same. Waited for: a worker just forked
+/// still holds every slot's socket until it closes the others.
+pub fn assert_slots(srv: &Server, addresses: usize, n: usize) {
+    // Each worker's share of the master's sockets, if every worker holds `addresses`
+    // of them and together they hold each exactly once.
+    let shares = || {
+        let slots = socket_inodes(srv.pid());
+        let workers = live_children(srv.pid());
+        let mut held: Vec<u64> = Vec::new();
+        let mut shares = Vec::new();
+        for w in &workers {
+            let own: Vec<u64> = socket_inodes(*w)
+                .into_iter()
+                .filter(|i| slots.contains(i))
+                .collect();
+            held.extend(&own);
+            shares.push((*w, own));
+        }
+        held.sort();
+        let ok = slots.len() == addresses * n
+            && workers.len() == n
+            && shares.iter().all(|(_, own)| own.len() == addresses)
+            && held == slots;
+        (ok, slots, shares)
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || shares().0),
+        "want {n} slots of {addresses} sockets, each held by one worker; master holds \
+         {:?}, workers hold {:?}: {:?}",
+        shares().1,
+        shares().2,
+        srv.log.lines()
+    );
+}
