@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    RequestLoop, Server, alive, live_children, ready_pid, site, socket_inodes, try_get, wait_until,
+    RequestLoop, Server, alive, assert_slots, ready_pid, site, socket_inodes, try_get, wait_until,
 };
 
 #[test]
@@ -39,55 +39,24 @@ fn the_default_accept_model_follows_the_worker_model() {
     assert_eq!(socket_inodes(sync.pid()).len(), 1);
 }
 
-/// The master holds one socket per slot; each worker holds its own slot's alone.
-fn assert_slots(srv: &Server, n: usize) {
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            socket_inodes(srv.pid()).len() == n && live_children(srv.pid()).len() == n
-        }),
-        "want {n} slot sockets and workers, master holds {:?}, workers {:?}: {:?}",
-        socket_inodes(srv.pid()),
-        live_children(srv.pid()),
-        srv.log.lines()
-    );
-    // Of the master's sockets, each worker holds exactly one, and no two the same (a
-    // worker's other sockets are connections).
-    let slots = socket_inodes(srv.pid());
-    let mut held: Vec<u64> = Vec::new();
-    for w in live_children(srv.pid()) {
-        let own: Vec<u64> = socket_inodes(w)
-            .into_iter()
-            .filter(|i| slots.contains(i))
-            .collect();
-        assert_eq!(
-            own.len(),
-            1,
-            "worker {w} holds slot sockets {own:?} of {slots:?}"
-        );
-        held.extend(own);
-    }
-    held.sort();
-    assert_eq!(held, slots, "each slot socket belongs to one worker");
-}
-
 #[test]
 fn slot_sockets_follow_ttin_and_ttou_without_a_failed_request() {
     let root = site();
     let srv = Server::start(root.path(), &["-w", "2", "--accept", "reuseport"]);
-    assert_slots(&srv, 2);
+    assert_slots(&srv, 1, 2);
     let lp = RequestLoop::start(srv.addr, "/page.html");
     lp.wait_more(30);
     srv.signal(libc::SIGTTIN);
     srv.expect_line("SIGTTIN: 3 workers", Duration::from_secs(5));
     srv.wait_workers(3);
-    assert_slots(&srv, 3);
+    assert_slots(&srv, 1, 3);
     lp.wait_more(30);
     // Closing a slot steers new connections away from it first, and its worker answers
     // what is still queued before it exits: the request loop sees no reset.
     for n in [2, 1] {
         common::send_delivered(srv.pid(), libc::SIGTTOU);
         srv.expect_line(&format!("SIGTTOU: {n} workers"), Duration::from_secs(5));
-        assert_slots(&srv, n);
+        assert_slots(&srv, 1, n);
         lp.wait_more(30);
     }
     lp.finish_without_failures("TTIN/TTOU with slot sockets", 120);
@@ -97,7 +66,7 @@ fn slot_sockets_follow_ttin_and_ttou_without_a_failed_request() {
 fn a_reload_hands_each_slot_socket_to_the_new_worker() {
     let root = site();
     let srv = Server::start(root.path(), &["-w", "3", "--accept", "reuseport"]);
-    assert_slots(&srv, 3);
+    assert_slots(&srv, 1, 3);
     let before = socket_inodes(srv.pid());
     let old = srv.worker_pids();
     let lp = RequestLoop::start(srv.addr, "/page.html");
@@ -109,7 +78,7 @@ fn a_reload_hands_each_slot_socket_to_the_new_worker() {
         "{:?}",
         srv.log.lines()
     );
-    assert_slots(&srv, 3);
+    assert_slots(&srv, 1, 3);
     assert_eq!(
         socket_inodes(srv.pid()),
         before,
@@ -132,7 +101,7 @@ fn ipv6_bind_gets_a_socket_per_slot() {
         &["-w", "3", "--accept", "reuseport"],
     );
     assert!(srv.addr.is_ipv6());
-    assert_slots(&srv, 3);
+    assert_slots(&srv, 1, 3);
     for _ in 0..20 {
         assert_eq!(try_get(srv.addr, "/page.html").unwrap().status, 200);
     }

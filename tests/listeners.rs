@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    BIN, RequestLoop, Server, alive, assert_refused, children, line_pid, listening_addrs,
-    live_children, model_args, site, socket_inodes, try_get, wait_until,
+    BIN, RequestLoop, Server, alive, assert_refused, assert_slots, children, listening_addrs,
+    model_args, site, socket_inodes, tls_args, tls_files, try_get, upgrade, wait_until,
 };
 
 /// The start line's addresses, as (scheme, address).
@@ -36,7 +36,6 @@ fn serves(addr: SocketAddr, times: usize) {
         assert_eq!(r.status, 200, "{addr}");
     }
 }
-
 
 #[test]
 fn two_plain_addresses_both_answer_in_every_model() {
@@ -165,36 +164,6 @@ fn tls_flags_without_each_other_and_repeated_addresses_are_refused() {
         stderr.contains("twice.toml line 2: --bind 127.0.0.1:1"),
         "{stderr}"
     );
-}
-
-/// The master holds one socket per slot and address; each worker holds exactly one of
-/// them per address, and no two workers the same.
-fn assert_slots(srv: &Server, addresses: usize, n: usize) {
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            socket_inodes(srv.pid()).len() == addresses * n && live_children(srv.pid()).len() == n
-        }),
-        "want {n} slots of {addresses} sockets, master holds {:?}, workers {:?}: {:?}",
-        socket_inodes(srv.pid()),
-        live_children(srv.pid()),
-        srv.log.lines()
-    );
-    let slots = socket_inodes(srv.pid());
-    let mut held: Vec<u64> = Vec::new();
-    for w in live_children(srv.pid()) {
-        let own: Vec<u64> = socket_inodes(w)
-            .into_iter()
-            .filter(|i| slots.contains(i))
-            .collect();
-        assert_eq!(
-            own.len(),
-            addresses,
-            "worker {w} holds {own:?} of {slots:?}"
-        );
-        held.extend(own);
-    }
-    held.sort();
-    assert_eq!(held, slots, "each slot socket belongs to one worker");
 }
 
 #[test]
@@ -348,9 +317,12 @@ fn systemd_sockets_are_https_by_name_or_by_tls_bind_address() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("--tls-cert") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("--tls-cert") && err.lines().count() == 1,
+        "{err}"
+    );
     // With one (and a --tls-bind, which the certificate needs, at another address).
-    let mut args = vec!["--accept", "reuseport", "--tls-bind", "127.0.0.1:1"];
+    let mut args = vec!["--accept", "reuseport", "--tls-bind", "127.0.0.1:2"];
     args.extend(tls_args());
     let srv = common::socket_activated(root.path(), &fds, Some("web:https"), &args);
     srv.expect_line("(socket from systemd)", Duration::from_secs(1));

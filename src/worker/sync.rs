@@ -1,6 +1,7 @@
 //! The classic pre-fork model: each worker takes one connection at a time and serves it,
 //! keep-alive included, until it closes or idles out (as Apache prefork does).
 
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use super::accept::{ListenWait, Listener, accept, transport_for};
 use super::conn::{Conn, Context, Want};
 use super::lifecycle::Lifecycle;
-use crate::config::AcceptModel;
+use crate::config::{AcceptModel, Scheme};
 
 /// How long a wait may last before the worker looks at its stop flag and its master again.
 const CHECK_EVERY_MS: u16 = 1000;
@@ -33,28 +34,29 @@ pub fn serve(listeners: &[Listener], model: AcceptModel, mut ctx: Context, life:
             continue;
         };
         waiter.accepted(i);
-        let Ok(transport) = transport_for(stream, scheme, ctx.tls.as_ref()) else {
-            continue;
-        };
-        serve_one(
-            Conn::new(transport, scheme, peer, &ctx, Instant::now()),
-            &mut ctx,
-            life,
-        );
+        serve_accepted(stream, peer, scheme, &mut ctx, life);
     }
     // What is already queued is answered (with Connection: close): when this worker is
     // the last to hold its sockets (a slot closed by TTOU), nobody else would.
     for listener in listeners {
         while let Ok((stream, peer, scheme)) = accept(listener) {
-            let Ok(transport) = transport_for(stream, scheme, ctx.tls.as_ref()) else {
-                continue;
-            };
-            serve_one(
-                Conn::new(transport, scheme, peer, &ctx, Instant::now()),
-                &mut ctx,
-                life,
-            );
+            serve_accepted(stream, peer, scheme, &mut ctx, life);
         }
+    }
+}
+
+/// Serves a connection just accepted, over the transport its listener's scheme asks for
+/// (one whose TLS session cannot be set up is dropped).
+fn serve_accepted(
+    stream: TcpStream,
+    peer: SocketAddr,
+    scheme: Scheme,
+    ctx: &mut Context,
+    life: &Lifecycle,
+) {
+    if let Ok(transport) = transport_for(stream, scheme, ctx.tls.as_ref()) {
+        let conn = Conn::new(transport, scheme, peer, ctx, Instant::now());
+        serve_one(conn, ctx, life);
     }
 }
 

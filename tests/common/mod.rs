@@ -821,7 +821,8 @@ pub fn tls_files() -> &'static (PathBuf, PathBuf) {
     static FILES: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
     FILES.get_or_init(|| {
         let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, made.cert.pem()).unwrap();
@@ -833,7 +834,12 @@ pub fn tls_files() -> &'static (PathBuf, PathBuf) {
 /// `--tls-cert FILE --tls-key FILE` with [`tls_files`].
 pub fn tls_args() -> [&'static str; 4] {
     let (cert, key) = tls_files();
-    ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]
+    [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]
 }
 
 /// Sends USR2 and waits until the new master listens; returns its pid and its start line.
@@ -854,4 +860,40 @@ pub fn upgrade(srv: &Server) -> (i32, String) {
         })
         .unwrap_or_else(|| panic!("new master did not start: {:?}", srv.log.lines()));
     (new, started)
+}
+
+/// The master holds one socket per slot and address; each worker holds exactly one of
+/// them per address, and no two workers the same. Waited for: a worker just forked
+/// still holds every slot's socket until it closes the others.
+pub fn assert_slots(srv: &Server, addresses: usize, n: usize) {
+    // Each worker's share of the master's sockets, if every worker holds `addresses`
+    // of them and together they hold each exactly once.
+    let shares = || {
+        let slots = socket_inodes(srv.pid());
+        let workers = live_children(srv.pid());
+        let mut held: Vec<u64> = Vec::new();
+        let mut shares = Vec::new();
+        for w in &workers {
+            let own: Vec<u64> = socket_inodes(*w)
+                .into_iter()
+                .filter(|i| slots.contains(i))
+                .collect();
+            held.extend(&own);
+            shares.push((*w, own));
+        }
+        held.sort();
+        let ok = slots.len() == addresses * n
+            && workers.len() == n
+            && shares.iter().all(|(_, own)| own.len() == addresses)
+            && held == slots;
+        (ok, slots, shares)
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || shares().0),
+        "want {n} slots of {addresses} sockets, each held by one worker; master holds \
+         {:?}, workers hold {:?}: {:?}",
+        shares().1,
+        shares().2,
+        srv.log.lines()
+    );
 }
