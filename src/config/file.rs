@@ -11,7 +11,7 @@ use std::path::Path;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::config::{Args, Config};
+use crate::config::{Args, Command, Config, StatusSource};
 
 /// Flags that make no sense in the file.
 const NOT_IN_FILE: [&str; 3] = ["config", "help", "version"];
@@ -42,28 +42,57 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Task {
+    /// No command: serve with this configuration.
+    Serve(Box<Config>),
+    /// `preforkd status`: read this status listener.
+    Status(StatusSource),
+}
+
+/// What the command line `argv` (argv[0] first) and the config file it names ask for,
+/// validated: a server's configuration, or a client command's settings.
+pub fn task(argv: &[OsString]) -> Result<Task, Refusal> {
+    let loaded = refused(load(argv))?;
+    let explain = |m| Refusal::Invalid(loaded.explain(m));
+    match &loaded.args.command {
+        Some(Command::Status(status)) => StatusSource::from_args(&loaded.args, status)
+            .map(Task::Status)
+            .map_err(explain),
+        None => Config::from_args(&loaded.args)
+            .map(|c| Task::Serve(Box::new(c)))
+            .map_err(explain),
+    }
+}
+
 /// The configuration that the command line `argv` (argv[0] first) and the config file
 /// it names give, validated: what start-up and a reload both run with.
 pub fn config(argv: &[OsString]) -> Result<Config, Refusal> {
-    let loaded = match load(argv) {
-        Ok(loaded) => loaded,
+    let loaded = refused(load(argv))?;
+    Config::from_args(&loaded.args).map_err(|m| Refusal::Invalid(loaded.explain(m)))
+}
+
+/// A failed [`load`] as the refusal to report: help and version are not errors.
+fn refused(loaded: Result<Loaded, ArgsError>) -> Result<Loaded, Refusal> {
+    match loaded {
+        Ok(loaded) => Ok(loaded),
         Err(ArgsError::Clap(e))
             if matches!(
                 e.kind(),
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
             ) =>
         {
-            return Err(Refusal::Help(e));
+            Err(Refusal::Help(e))
         }
         Err(ArgsError::Clap(e)) => {
             // clap's first line already names the flag; the rest is usage.
             let first = first_line(&e.to_string());
             let why = first.strip_prefix("error: ").unwrap_or(&first);
-            return Err(Refusal::Invalid(format!("{why} (see --help)")));
+            Err(Refusal::Invalid(format!("{why} (see --help)")))
         }
-        Err(ArgsError::File(message)) => return Err(Refusal::Invalid(message)),
-    };
-    Config::from_args(&loaded.args).map_err(|m| Refusal::Invalid(loaded.explain(m)))
+        Err(ArgsError::File(message)) => Err(Refusal::Invalid(message)),
+    }
 }
 
 /// The parsed arguments and, for settings taken from the file, where they came from.
@@ -281,6 +310,44 @@ mod tests {
             panic!("repeated flag refused")
         };
         assert_eq!(loaded.args.workers, Some(3));
+    }
+
+    #[test]
+    fn the_status_command_takes_the_files_status_bind_wherever_c_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        let shown = path.display().to_string();
+        std::fs::write(&path, "workers = 2\nstatus-bind = \"127.0.0.1:9191\"\n").unwrap();
+        let run = |argv: &[&str]| {
+            let argv: Vec<OsString> = argv.iter().map(OsString::from).collect();
+            match task(&argv) {
+                Ok(Task::Status(s)) => Ok(s.url()),
+                Ok(Task::Serve(_)) => Err("serve".to_owned()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let want = Ok("http://127.0.0.1:9191/status.json".to_owned());
+        assert_eq!(run(&["preforkd", "-c", &shown, "status"]), want);
+        assert_eq!(run(&["preforkd", "status", "-c", &shown]), want);
+        assert_eq!(
+            run(&["preforkd", "status", "-c", &shown, "--url", "h:1"]),
+            Ok("http://h:1/status.json".to_owned())
+        );
+        // A bad address in the file is reported with its line.
+        std::fs::write(&path, "\nstatus-bind = \"127.0.0.1:0\"\n").unwrap();
+        let e = run(&["preforkd", "status", "-c", &shown]).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "{shown} line 2: --status-bind 127.0.0.1:0: port 0"
+            )),
+            "{e}"
+        );
+        // The server's own settings are not checked for the client: no root is needed.
+        assert!(run(&["preforkd", "-r", "/no/such/dir", "status"]).is_ok());
+        assert_eq!(
+            run(&["preforkd", "-r", "/", "-b", "127.0.0.1:0"]),
+            Err("serve".to_owned())
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod file;
 
@@ -12,9 +12,23 @@ pub mod file;
 ///
 /// A master process binds the sockets and supervises N worker processes that serve
 /// GET and HEAD for the files under the document root.
+///
+/// With a command instead (`preforkd status`), it is a client of a running server.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "preforkd", version, about, max_term_width = 100)]
+#[command(
+    name = "preforkd",
+    version,
+    about,
+    max_term_width = 100,
+    disable_help_subcommand = true,
+    subcommand_value_name = "COMMAND",
+    subcommand_help_heading = "Commands (none: serve)"
+)]
 pub struct Args {
+    /// A client command; without one, preforkd serves
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Worker processes [default: the number of CPUs]
     #[arg(short = 'w', long = "workers", value_name = "N")]
     pub workers: Option<usize>,
@@ -76,7 +90,9 @@ pub struct Args {
 
     /// Read settings from a TOML file whose keys are the long flag names
     /// (workers = 4, root = "/srv/www"); flags given on the command line win
-    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    // Global, so that `preforkd status -c FILE` reads the status-bind of FILE as
+    // `preforkd -c FILE status` does.
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
     /// Seconds a worker may go without a heartbeat before it is killed and replaced
@@ -143,6 +159,139 @@ pub struct Args {
     /// Answer directories without index.html with an HTML listing (otherwise 403)
     #[arg(long)]
     pub autoindex: bool,
+}
+
+/// What preforkd does instead of serving.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Print a running server's workers as a table, read from its status listener
+    /// (GET /status.json on its --status-bind address)
+    Status(StatusArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct StatusArgs {
+    /// The status listener to read: http://HOST:PORT or HOST:PORT (a path ending in .json
+    /// is fetched as it is, any other path but /status, /metrics and /healthz is a prefix
+    /// for /status.json) [default: the status-bind of -c FILE, else 127.0.0.1:9090]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+/// Where `preforkd status` looks when neither `--url` nor the configuration says: the
+/// address the documentation's examples give `--status-bind`.
+pub const DEFAULT_STATUS: &str = "127.0.0.1:9090";
+
+/// Where `preforkd status` reads `/status.json`: a URL taken apart into what a plain
+/// TCP client needs. Only the syntax is checked here; the client resolves the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSource {
+    /// A name or an address, IPv6 without its brackets.
+    pub host: String,
+    pub port: u16,
+    /// The request target: `/status.json`, or that under the URL's path.
+    pub path: String,
+}
+
+impl StatusSource {
+    /// `--url`, else the configuration's `--status-bind` (from `-c FILE` or the command
+    /// line), else [`DEFAULT_STATUS`]. Errors name the flag the address came from.
+    pub fn from_args(args: &Args, status: &StatusArgs) -> Result<StatusSource, String> {
+        if let Some(url) = &status.url {
+            return StatusSource::parse("--url", url);
+        }
+        let Some(bind) = &args.status_bind else {
+            return StatusSource::parse("--url", DEFAULT_STATUS);
+        };
+        StatusSource::parse("--status-bind", bind)
+    }
+
+    /// `http://HOST:PORT[/PATH]`, `HOST:PORT[/PATH]`, or `http://HOST[/PATH]` (port 80).
+    /// An unspecified address (`0.0.0.0`, `[::]`: what a listener binds to reach every
+    /// interface) is read on loopback.
+    pub fn parse(flag: &str, text: &str) -> Result<StatusSource, String> {
+        let bad = |why: &str| format!("{flag} {text}: {why}");
+        let (rest, scheme) = match text.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (rest, true),
+            Some((scheme, _)) => {
+                return Err(bad(&format!(
+                    "{scheme}:// is not read: the status listener speaks plain http://"
+                )));
+            }
+            None => (text, false),
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if authority.contains('@') {
+            return Err(bad("a user name or password in the URL is not supported"));
+        }
+        let (host, port) = if let Some(inside) = authority.strip_prefix('[') {
+            let (host, after) = inside
+                .split_once(']')
+                .ok_or_else(|| bad("an IPv6 address needs its closing ]"))?;
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| bad("expected [ADDRESS]:PORT"))?,
+                ),
+            };
+            (host, port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, _)) if host.contains(':') => {
+                    return Err(bad("an IPv6 address goes in brackets: [::1]:9090"));
+                }
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("expected HOST:PORT, e.g. 127.0.0.1:9090"));
+        }
+        let port = match port {
+            Some("") | None if scheme => 80,
+            Some("") | None => return Err(bad("expected HOST:PORT, e.g. 127.0.0.1:9090")),
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| bad("the port is not a number from 1 to 65535"))?,
+        };
+        if port == 0 {
+            // A listener bound to port 0 got a port of the kernel's choosing at start.
+            return Err(bad("port 0: give the port the server's start line names"));
+        }
+        if !path.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad("the path may hold only printable ASCII, no spaces"));
+        }
+        // The URL of another page of the listener (copied from a browser, say) means
+        // the listener: its JSON is beside it.
+        let path = path.trim_end_matches('/');
+        let path = match path.rsplit_once('/') {
+            _ if path.ends_with(".json") => path.to_owned(),
+            Some((prefix, "status" | "metrics" | "healthz")) => format!("{prefix}/status.json"),
+            _ => format!("{path}/status.json"),
+        };
+        let host = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            Ok(ip) if ip.is_unspecified() => "::1".to_owned(),
+            _ => host.to_owned(),
+        };
+        Ok(StatusSource { host, port, path })
+    }
+
+    /// The `Host` header's value, and the address as messages show it.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The URL read, for messages.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.authority(), self.path)
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -671,6 +820,91 @@ mod tests {
             e.starts_with("--status-bind 9090: expected HOST:PORT"),
             "{e}"
         );
+    }
+
+    fn source(host: &str, port: u16, path: &str) -> StatusSource {
+        StatusSource {
+            host: host.into(),
+            port,
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn status_urls() {
+        let ok = |text: &str| StatusSource::parse("--url", text).unwrap();
+        assert_eq!(
+            ok("127.0.0.1:9090"),
+            source("127.0.0.1", 9090, "/status.json")
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:9090"),
+            source("127.0.0.1", 9090, "/status.json")
+        );
+        assert_eq!(ok("HTTP://h:1/"), source("h", 1, "/status.json"));
+        assert_eq!(ok("http://h"), source("h", 80, "/status.json"));
+        assert_eq!(ok("http://h/"), source("h", 80, "/status.json"));
+        assert_eq!(ok("h:1/pool/"), source("h", 1, "/pool/status.json"));
+        assert_eq!(ok("h:1/x/status"), source("h", 1, "/x/status.json"));
+        assert_eq!(ok("h:1/metrics"), source("h", 1, "/status.json"));
+        assert_eq!(ok("h:1/healthz/"), source("h", 1, "/status.json"));
+        assert_eq!(ok("h:1/a.json"), source("h", 1, "/a.json"));
+        assert_eq!(ok("[::1]:9"), source("::1", 9, "/status.json"));
+        assert_eq!(ok("http://[::1]"), source("::1", 80, "/status.json"));
+        // What a listener binds to for every interface is read on loopback.
+        assert_eq!(ok("0.0.0.0:9"), source("127.0.0.1", 9, "/status.json"));
+        assert_eq!(ok("[::]:9"), source("::1", 9, "/status.json"));
+        assert_eq!(ok("[::1]:9").authority(), "[::1]:9");
+        assert_eq!(ok("h:1/p").url(), "http://h:1/p/status.json");
+
+        let err = |text: &str| StatusSource::parse("--url", text).unwrap_err();
+        for (text, why) in [
+            ("https://h:1", "https:// is not read"),
+            ("h", "expected HOST:PORT"),
+            (":9", "expected HOST:PORT"),
+            ("http://:9", "expected HOST:PORT"),
+            ("h:0", "port 0"),
+            ("h:x", "the port is not a number"),
+            ("h:70000", "the port is not a number"),
+            ("::1:9", "in brackets"),
+            ("[::1", "closing ]"),
+            ("[::1]x", "[ADDRESS]:PORT"),
+            ("u:p@h:1", "user name"),
+            ("h:1/a b", "printable ASCII"),
+        ] {
+            let e = err(text);
+            assert!(e.starts_with(&format!("--url {text}: ")), "{e}");
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_status_command_reads_the_configured_listener() {
+        let status = |argv: &[&str]| {
+            let args = Args::try_parse_from(argv).unwrap();
+            let Some(Command::Status(s)) = &args.command else {
+                panic!("{argv:?}: no status command")
+            };
+            StatusSource::from_args(&args, s)
+        };
+        assert_eq!(
+            status(&["preforkd", "status"]).unwrap(),
+            source("127.0.0.1", 9090, "/status.json")
+        );
+        assert_eq!(
+            status(&["preforkd", "--status-bind", "0.0.0.0:7", "status"]).unwrap(),
+            source("127.0.0.1", 7, "/status.json")
+        );
+        assert_eq!(
+            status(&["preforkd", "--status-bind", "h:7", "status", "--url", "g:8"]).unwrap(),
+            source("g", 8, "/status.json")
+        );
+        let e = status(&["preforkd", "--status-bind", "127.0.0.1:0", "status"]).unwrap_err();
+        assert!(e.starts_with("--status-bind 127.0.0.1:0: port 0"), "{e}");
+        // No command: serve, as before.
+        let args = Args::try_parse_from(["preforkd", "-w", "4"]).unwrap();
+        assert!(args.command.is_none());
+        assert_eq!(args.workers, Some(4));
     }
 
     #[test]
