@@ -2,9 +2,11 @@
 //!
 //! Dependencies point one way: `http` <- `site` <- `worker` <- `master`, with the plain
 //! values (`config`, `log`, `scoreboard`, `privileges`, `calendar`, `ready`) and `tls`
-//! below them all. `tests/layout.rs` keeps it so.
+//! below them all, and the client commands (`client`) above everything but `main.rs`.
+//! `tests/layout.rs` keeps it so.
 
 pub mod calendar;
+pub mod client;
 pub mod config;
 pub mod http;
 pub mod log;

@@ -19,7 +19,10 @@ fn rank(module: &str) -> Option<u8> {
         "site" => 3,
         "worker" => 4,
         "master" => 5,
-        "" => 6,     // lib.rs: declares the modules
+        "" => 6, // lib.rs: declares the modules
+        // `preforkd status` and any client command: programs beside the server, which
+        // nothing of the server uses.
+        "client" => 6,
         "main" => 7, // the binary, above everything
         _ => return None,
     })
