@@ -29,8 +29,15 @@ Subcommands:
                       one exited)
   report CSV OUTDIR   medians per (scenario, metric, server, workers), markdown
                       tables on stdout, gnuplot data + plot in OUTDIR
+  spread BEFORE AFTER two readings of preforkd's /status.json (files) -> the requests each
+                      worker slot answered between them: "served=.. per_worker=a/b/..
+                      min=.. max=.. mean=.. min_mean=.. max_mean=.." (1.00 both = even)
+  loadplot DAT PNG TITLE
+                      the load test's plot: requests/s, p99 and the per-worker spread
+                      against workers, one line per tool (DAT: loadtest.sh's columns)
 """
 import csv
+import json
 import os
 import re
 import signal
@@ -570,6 +577,67 @@ def targets(g, by_rep, workers):
     print()
 
 
+def spread(before_path, after_path):
+    """What each worker slot answered between two readings of /status.json. Slots, not
+    worker pids: a slot's counts include its workers that left (kill -9, --max-requests),
+    so nothing served between the readings is missed; a slot first seen in the second
+    reading started from 0."""
+    def slots(path):
+        with open(path) as f:
+            doc = json.load(f)
+        return {s["slot"]: s["requests"] for s in doc["slots"]}
+    before, after = slots(before_path), slots(after_path)
+    per = [after[k] - before.get(k, 0) for k in sorted(after)]
+    out = {"served": sum(per), "per_worker": "/".join(str(n) for n in per) or "-",
+           "min": "nan", "max": "nan", "mean": "nan", "min_mean": "nan", "max_mean": "nan"}
+    if per and sum(per) > 0:
+        mean = statistics.mean(per)
+        out.update(min=min(per), max=max(per), mean="%.1f" % mean,
+                   min_mean="%.2f" % (min(per) / mean), max_mean="%.2f" % (max(per) / mean))
+    return out
+
+
+def loadplot(dat, png, title):
+    """Three panels against the worker count, ab and wrk in the same colours in each:
+    requests/s; p99 latency; the busiest (solid) and idlest (dashed) worker's requests
+    over the mean, with the even spread at 1. DAT columns: workers, then for ab and for
+    wrk: rps p99_ms min_mean max_mean (NaN where missing)."""
+    rows = []
+    with open(dat) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                rows.append([float(x) for x in line.split()])
+    if not rows:
+        print("Plot: no data")
+        return
+    workers = [int(r[0]) for r in rows]
+    tops = [v for r in rows for v in (r[4], r[8]) if v == v]
+    top = max([2.0] + [v * 1.1 for v in tops])
+    tools = [("ab", 2, "#1f77b4"), ("wrk", 6, "#ff7f0e")]
+    gp = ["set terminal pngcairo size 1500,520 font ',11'", "set output '%s'" % png,
+          "set termoption noenhanced",
+          "set multiplot layout 1,3 title '%s'" % title.replace("'", ""),
+          "set logscale x 2", "set xtics (%s)" % ", ".join(str(w) for w in workers),
+          "set xrange [%g:%g]" % (workers[0] / 1.3, workers[-1] * 1.3), "set grid",
+          "set datafile missing 'NaN'", "set xlabel 'workers'", "set key top left",
+          "set yrange [0:*]", "set title 'requests/s (more is better)'",
+          "plot " + ", ".join("'%s' using 1:%d with linespoints lw 2 pt 7 lc rgb '%s' "
+                              "title '%s'" % (dat, c, col, t) for t, c, col in tools),
+          "set title 'p99 latency, ms (less is better)'",
+          "plot " + ", ".join("'%s' using 1:%d with linespoints lw 2 pt 7 lc rgb '%s' "
+                              "title '%s'" % (dat, c + 1, col, t) for t, c, col in tools),
+          "set title 'requests per worker / mean (1 = even)'",
+          "set yrange [0:%g]" % top, "set key top left",
+          "plot " + ", ".join(
+              "'%s' using 1:%d with linespoints lw 2 pt 7 lc rgb '%s' title '%s busiest', "
+              "'%s' using 1:%d with linespoints lw 2 pt 6 dt 2 lc rgb '%s' title '%s idlest'"
+              % (dat, c + 3, col, t, dat, c + 2, col, t) for t, c, col in tools)
+          + ", 1 with lines lc rgb '#888888' dt 3 notitle",
+          "unset multiplot"]
+    subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, check=True, timeout=30)
+    print("Plot: %s" % png)
+
+
 def plot(csv_path, png, panels):
     """One PNG with a panel per SCENARIO:METRIC (median over repetitions against the
     worker count, one line per server), e.g. the accept-model comparison:
@@ -674,6 +742,11 @@ def main(argv):
         return 0
     elif cmd == "report":
         report(argv[2], argv[3])
+        return 0
+    elif cmd == "spread":
+        r = spread(argv[2], argv[3])
+    elif cmd == "loadplot":
+        loadplot(argv[2], argv[3], argv[4] if len(argv) > 4 else "")
         return 0
     elif cmd == "plot":
         plot(argv[2], argv[3], argv[4:])
