@@ -104,7 +104,11 @@ fn the_table_lists_every_worker_and_the_exact_totals() {
     assert_eq!(stderr, "");
     let (rows, total) = read_table(&table);
     assert_eq!(total, 30, "{table}");
-    assert!(table.contains("(2xx 28, 3xx 0, 4xx 2, 5xx 0)"), "{table}");
+    assert!(
+        table.contains("since the master started (2xx 28, 3xx 0, 4xx 2, 5xx 0)"),
+        "{table}"
+    );
+    assert!(!table.contains("the rows add up"), "{table}");
     let mut pids: Vec<i32> = rows.iter().map(|(pid, _)| *pid).collect();
     pids.sort();
     let mut children = live_children(srv.pid());
@@ -117,6 +121,34 @@ fn the_table_lists_every_worker_and_the_exact_totals() {
     // Reading again counts nothing: the status listener's requests are not traffic.
     let (_, again, _) = preforkd(&["status", "--url", &status.to_string()]);
     assert_eq!(read_table(&again).1, 30, "{again}");
+
+    // kill -9 of a worker: its replacement has a row, and the total keeps its requests.
+    let victim = children[0];
+    send(victim, libc::SIGKILL);
+    let mut after = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let mut now = live_children(srv.pid());
+            now.sort();
+            after = preforkd(&["status", "--url", &url]).1;
+            now.len() == 3
+                && !now.contains(&victim)
+                && !after.contains(" starting ")
+                && now.iter().all(|pid| after.contains(&format!(" {pid} ")))
+        }),
+        "{after}"
+    );
+    let (rows, total) = read_table(&after);
+    assert_eq!(total, 30, "{after}");
+    assert!(rows.iter().all(|(pid, _)| *pid != victim), "{after}");
+    assert!(after.contains("gone: killed 1\n"), "{after}");
+    let left: u64 = rows.iter().map(|(_, n)| n).sum();
+    if left != 30 {
+        assert!(
+            after.contains(&format!("the rows add up to {left} requests")),
+            "{after}"
+        );
+    }
 
     // The address from a -c file, given before or after the command.
     let dir = tempfile::tempdir().unwrap();

@@ -324,7 +324,8 @@ pub fn render(s: &Status) -> String {
     };
     let _ = writeln!(
         out,
-        "requests {} ({informational}2xx {}, 3xx {}, 4xx {}, 5xx {}), sent {}, connections open {}",
+        "requests {} since the master started ({informational}2xx {}, 3xx {}, 4xx {}, 5xx {}), \
+         sent {}, connections open {}",
         t.requests,
         t.responses[1],
         t.responses[2],
@@ -414,6 +415,16 @@ pub fn render(s: &Status) -> String {
     }
     if rows.is_empty() {
         out.push_str("(no live worker)\n");
+    }
+    // A row counts its worker since that worker started; the totals keep what workers
+    // gone had answered (kill -9, a reload, --max-requests), so the two may differ.
+    let rows_total: u64 = s.workers.iter().map(|w| w.counts.requests).sum();
+    if rows_total != t.requests {
+        let _ = writeln!(
+            out,
+            "\nthe rows add up to {rows_total} requests: each counts its worker since it started, \
+             and the total also those of workers gone"
+        );
     }
     if stale {
         let _ = writeln!(
@@ -506,7 +517,7 @@ mod tests {
         let table = render(&sample_status());
         let want = "\
 preforkd VERSION (event workers): master 4242, generation 1, up 1h 2m 5s, healthy
-requests 1252 (2xx 1207, 3xx 3, 4xx 41, 5xx 1), sent 1.5 MiB, connections open 2
+requests 1252 since the master started (2xx 1207, 3xx 3, 4xx 41, 5xx 1), sent 1.5 MiB, connections open 2
 workers 2 (ready 1, serving 1), gone: killed 1, reload 2
 
 slot   pid  gen  state    requests   2xx  3xx  4xx  5xx     sent  conns  last request  heartbeat
@@ -530,7 +541,13 @@ slot   pid  gen  state    requests   2xx  3xx  4xx  5xx     sent  conns  last re
             table.contains("workers 0 (none), gone: killed 1, reload 2"),
             "{table}"
         );
-        assert!(table.ends_with("heartbeat\n(no live worker)\n"), "{table}");
+        assert!(
+            table.ends_with(
+                "heartbeat\n(no live worker)\n\nthe rows add up to 0 requests: each counts its \
+                 worker since it started, and the total also those of workers gone\n"
+            ),
+            "{table}"
+        );
     }
 
     #[test]
