@@ -145,7 +145,7 @@ fn the_table_lists_every_worker_and_the_exact_totals() {
     let left: u64 = rows.iter().map(|(_, n)| n).sum();
     if left != 30 {
         assert!(
-            after.contains(&format!("the rows add up to {left} requests")),
+            after.contains(&format!("the rows add up to {left}: ")),
             "{after}"
         );
     }

@@ -422,8 +422,8 @@ pub fn render(s: &Status) -> String {
     if rows_total != t.requests {
         let _ = writeln!(
             out,
-            "\nthe rows add up to {rows_total} requests: each counts its worker since it started, \
-             and the total also those of workers gone"
+            "\nthe rows add up to {rows_total}: each worker counts from its own start, the total \
+             also holds workers gone"
         );
     }
     if stale {
@@ -543,8 +543,8 @@ slot   pid  gen  state    requests   2xx  3xx  4xx  5xx     sent  conns  last re
         );
         assert!(
             table.ends_with(
-                "heartbeat\n(no live worker)\n\nthe rows add up to 0 requests: each counts its \
-                 worker since it started, and the total also those of workers gone\n"
+                "heartbeat\n(no live worker)\n\nthe rows add up to 0: each worker counts from its \
+                 own start, the total also holds workers gone\n"
             ),
             "{table}"
         );
