@@ -367,7 +367,7 @@ pub struct Snapshot {
     pub restarts: [u64; 8],
     /// Per worker slot ever used (index = slot): totals plus live entries.
     pub slots: Vec<SlotCounts>,
-    /// The live workers (not `Dead`), by slot, then generation.
+    /// The live workers (not `Dead`, and forked: with a pid), by slot, then generation.
     pub workers: Vec<Worker>,
     /// Entries of reaped workers not yet taken by a new one.
     pub dead: usize,
@@ -625,9 +625,14 @@ impl Board {
                 s.bytes += counts.bytes;
                 s.connections += counts.connections;
             }
+            let pid = e.pid.load(Ordering::Relaxed);
+            if pid == 0 {
+                // Prepared for a fork that has not returned yet: not a process to show.
+                continue;
+            }
             let last = e.last_request_ms.load(Ordering::Relaxed);
             workers.push(Worker {
-                pid: e.pid.load(Ordering::Relaxed),
+                pid,
                 slot,
                 generation: e.generation.load(Ordering::Relaxed),
                 state: if state == State::Ready && counts.connections > 0 {
@@ -706,6 +711,7 @@ mod tests {
         // The next worker of slot 1 on the same cell starts from zero; the slot's counts
         // go on from the totals.
         board.start(0, 1, 1);
+        board.entry(0).set_pid(43);
         board.entry(0).tally().response(200);
         let s = board.snapshot();
         assert_eq!(s.workers[0].counts.responses, [0, 1, 0, 0, 0]);
@@ -719,6 +725,9 @@ mod tests {
         let board = Board::new().unwrap();
         board.start(3, 0, 0);
         let e = board.entry(3);
+        // Not forked yet: nothing to show.
+        assert!(board.snapshot().workers.is_empty());
+        e.set_pid(7);
         e.draining();
         assert_eq!(board.snapshot().workers[0].state, State::Starting);
         // Starting: about to answer, not yet healthy.
@@ -738,6 +747,7 @@ mod tests {
     fn a_forked_writer_is_seen_by_the_parent() {
         let board = Board::new().unwrap();
         board.start(0, 0, 0);
+        board.entry(0).set_pid(1);
         // SAFETY: the child only stores to atomics and calls _exit.
         match unsafe { libc::fork() } {
             0 => {

@@ -446,7 +446,7 @@ impl Arbiter {
         let old = &self.config;
         if config.listen != old.listen || config.backlog != old.backlog {
             log::warn(format_args!(
-                "reload: --bind/--tls-bind/--backlog changed to {} (backlog {}); the \
+                "reload: --bind/--tls-bind/--status-bind/--backlog changed to {} (backlog {}); the \
                  listening sockets change only with a restart or a USR2 upgrade, keeping {} \
                  (backlog {})",
                 urls(&config.listen),

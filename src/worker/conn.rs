@@ -9,8 +9,8 @@
 //! place every response passes, 408s and refusals included), and the bytes of each
 //! successful send. Each is a load and a store to the worker's own cache line, no
 //! syscall and no clock. A status-listener connection answers only the status pages,
-//! one per connection, and counts on `UNCOUNTED` instead, so watching the server does
-//! not change its numbers.
+//! one per connection, and counts on `UNCOUNTED` instead, nor towards `--max-requests`:
+//! watching the server does not change its numbers or its workers.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -83,7 +83,8 @@ pub struct Context {
     pub date: DateCache,
     /// Set once the worker was told to stop: finish responses, take no new requests.
     pub stopping: bool,
-    /// Requests answered by this worker.
+    /// Requests answered by this worker on the public listeners (`--max-requests`: a
+    /// status poller does not wear a worker out).
     pub served: u64,
     /// What HTTPS listeners' connections are served with (certificate, tickets).
     pub tls: Option<Arc<ServerConfig>>,
@@ -380,7 +381,9 @@ impl Conn {
                 response
             }
         };
-        ctx.served += 1;
+        if !self.status {
+            ctx.served += 1;
+        }
         self.queue(response, ctx, now);
         self.set_phase(Phase::Sending, ctx, now);
         true
