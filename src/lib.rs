@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod client;
 pub mod config;
+pub mod h2;
 pub mod http;
 pub mod log;
 pub mod master;

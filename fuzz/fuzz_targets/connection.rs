@@ -84,7 +84,10 @@ fn context(root: &std::path::Path, autoindex: bool) -> Context {
         keepalive: Duration::from_secs(10),
         send: Duration::from_secs(10),
     };
-    Context::new(site, timeouts)
+    let mut ctx = Context::new(site, timeouts);
+    // HTTP/1.1 only: the checks read HTTP/1.1 responses (h2_connection fuzzes HTTP/2).
+    ctx.http2 = false;
+    ctx
 }
 
 thread_local! {

@@ -67,6 +67,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS")]
     pub hsts: Option<u64>,
 
+    /// HTTP/2 beside HTTP/1.1: `h2` by ALPN on HTTPS listeners, with prior knowledge on
+    /// plain ones
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Switch::On)]
+    pub http2: Switch,
+
     /// Length of the listen queue for connections not yet accepted
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub backlog: i32,
@@ -294,6 +299,13 @@ impl StatusSource {
     }
 }
 
+/// A feature that is on or off.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerModel {
     /// One epoll loop per worker over many connections (nginx)
@@ -419,6 +431,8 @@ pub struct Config {
     pub redirect_https: bool,
     /// Strict-Transport-Security max-age for HTTPS responses.
     pub hsts: Option<u64>,
+    /// HTTP/2 is offered (ALPN) and accepted (prior knowledge).
+    pub http2: bool,
     pub backlog: i32,
     pub worker_model: WorkerModel,
     pub accept: AcceptModel,
@@ -468,6 +482,7 @@ impl Config {
             tls,
             redirect_https: args.redirect_https,
             hsts: args.hsts,
+            http2: args.http2 == Switch::On,
             backlog: args.backlog,
             worker_model: args.worker_model,
             accept: args

@@ -13,4 +13,4 @@ pub mod range;
 pub mod request;
 pub mod response;
 pub mod status;
-mod syntax;
+pub mod syntax;

@@ -127,7 +127,7 @@ fn start(
     let tls = config
         .tls
         .as_ref()
-        .map(|files| Tls::load(files, None))
+        .map(|files| Tls::load(files, None, config.http2))
         .transpose()?;
     let owner = config.process.credentials.as_ref().map(|c| c.owner());
     log::open(
@@ -260,14 +260,14 @@ struct Tls {
 impl Tls {
     /// Reads `--tls-cert`/`--tls-key`. Only the first call maps the ticket keys: a
     /// reload keeps them, so sessions resume across it.
-    fn load(files: &TlsFiles, tickets: Option<TicketKeys>) -> Result<Tls, String> {
+    fn load(files: &TlsFiles, tickets: Option<TicketKeys>, http2: bool) -> Result<Tls, String> {
         let tickets = match tickets {
             Some(t) => t,
             None => {
                 TicketKeys::new().map_err(|e| format!("cannot map the TLS ticket keys: {e}"))?
             }
         };
-        let config = tls::server_config(&files.cert, &files.key, &tickets)?;
+        let config = tls::server_config(&files.cert, &files.key, &tickets, http2)?;
         Ok(Tls { config, tickets })
     }
 }
@@ -414,7 +414,7 @@ impl Arbiter {
     fn reload_certificate(&self, config: &Config) -> Result<Option<Arc<ServerConfig>>, String> {
         match (&self.tls, &config.tls) {
             (Some(tls), Some(files)) => {
-                tls::server_config(&files.cert, &files.key, &tls.tickets).map(Some)
+                tls::server_config(&files.cert, &files.key, &tls.tickets, config.http2).map(Some)
             }
             (Some(_), None) => Err("--tls-cert and --tls-key: the HTTPS listeners change only \
                                     with a restart, so they still need a certificate"

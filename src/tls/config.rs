@@ -12,17 +12,18 @@ use super::certs;
 use super::crypto::provider;
 use super::tickets::TicketKeys;
 
-/// The protocols offered by ALPN, most preferred first. Only HTTP/1.1 is served; `h2`
-/// goes in front once it is.
-pub const ALPN: &[&[u8]] = &[b"http/1.1"];
+/// The protocols offered by ALPN, most preferred first.
+pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// What a TLS listener serves with: the certificate chain in `cert` and its key in
-/// `key` (see [`certs::load`]), TLS 1.3 and 1.2, [`ALPN`], and session tickets sealed
-/// with the pool's shared `tickets`. The error is one line naming the flag.
+/// `key` (see [`certs::load`]), TLS 1.3 and 1.2, [`ALPN`] (without `h2` unless
+/// `http2`), and session tickets sealed with the pool's shared `tickets`. The error is
+/// one line naming the flag.
 pub fn server_config(
     cert: &Path,
     key: &Path,
     tickets: &TicketKeys,
+    http2: bool,
 ) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(provider());
     let certified = certs::load(cert, key, &provider)?;
@@ -31,7 +32,11 @@ pub fn server_config(
         .map_err(|e| format!("TLS: {e}"))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(OneCertificate(Arc::new(certified))));
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = ALPN
+        .iter()
+        .filter(|p| http2 || **p != b"h2")
+        .map(|p| p.to_vec())
+        .collect();
     config.ticketer = tickets.ticketer();
     // No cache of TLS 1.2 session IDs: it would be per worker process, so with N
     // workers a returning client would find its session 1 time in N, while costing

@@ -409,7 +409,7 @@ mod tests {
     fn config_with(keys: &TicketKeys) -> Arc<ServerConfig> {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = TestPki::get().write(dir.path());
-        load_config(&cert, &key, keys).unwrap()
+        load_config(&cert, &key, keys, true).unwrap()
     }
 
     fn server_config() -> Arc<ServerConfig> {
@@ -455,19 +455,24 @@ mod tests {
     }
 
     #[test]
-    fn alpn_is_optional_but_http11_is_all_we_speak() {
+    fn alpn_prefers_h2_and_is_optional() {
         let server = server_config();
         let pki = TestPki::get();
         let none = pki.client_config(&[&TLS13], &[]);
         assert_eq!(exchange(&server, &none, b"hi").alpn_protocol(), None);
-        let both = pki.client_config(&[&TLS13], &[b"h2", b"http/1.1"]);
+        let both = pki.client_config(&[&TLS13], &[b"http/1.1", b"h2"]);
         assert_eq!(
             exchange(&server, &both, b"hi").alpn_protocol(),
+            Some(&b"h2"[..])
+        );
+        let h1 = pki.client_config(&[&TLS13], &[b"http/1.1"]);
+        assert_eq!(
+            exchange(&server, &h1, b"hi").alpn_protocol(),
             Some(&b"http/1.1"[..])
         );
-        // A client that speaks only h2 is refused (no_application_protocol).
+        // A client that speaks neither is refused (no_application_protocol).
         let (handle, socket) = echo_server(server.clone());
-        let mut c = client(&pki.client_config(&[&TLS13], &[b"h2"]), socket);
+        let mut c = client(&pki.client_config(&[&TLS13], &[b"h3"]), socket);
         assert!(c.write_all(b"hi").is_err());
         assert!(handle.join().unwrap().is_err());
     }

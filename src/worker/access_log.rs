@@ -11,7 +11,12 @@ use crate::log;
 
 /// Logs one response; `request` is None when the head could not be parsed.
 pub fn record<F>(peer: SocketAddr, request: Option<&Request<'_>>, response: &Response<F>) {
-    log::access(|buf| format_combined(buf, peer, request, response, SystemTime::now()));
+    log::access(|buf| format_combined(buf, peer, request, false, response, SystemTime::now()));
+}
+
+/// The same for a request that came over HTTP/2: its line says `HTTP/2.0`.
+pub fn record_h2<F>(peer: SocketAddr, request: Option<&Request<'_>>, response: &Response<F>) {
+    log::access(|buf| format_combined(buf, peer, request, true, response, SystemTime::now()));
 }
 
 /// `host - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.1" 200 2326 "referer" "agent"`
@@ -19,6 +24,7 @@ fn format_combined<F>(
     out: &mut Vec<u8>,
     peer: SocketAddr,
     request: Option<&Request<'_>>,
+    h2: bool,
     response: &Response<F>,
     now: SystemTime,
 ) {
@@ -42,7 +48,11 @@ fn format_combined<F>(
             escape(out, r.method_raw);
             out.push(b' ');
             escape(out, r.target);
-            let _ = write!(out, " HTTP/1.{}", r.minor);
+            if h2 {
+                out.extend_from_slice(b" HTTP/2.0");
+            } else {
+                let _ = write!(out, " HTTP/1.{}", r.minor);
+            }
         }
         None => out.push(b'-'),
     }
@@ -101,6 +111,7 @@ mod tests {
             &mut out,
             "10.0.0.1:5000".parse().unwrap(),
             Some(&request),
+            false,
             &response,
             t,
         );
@@ -112,5 +123,16 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with(" \"http://r/\" \"t/1\"\n"), "{line}");
+        out = Vec::new();
+        format_combined(
+            &mut out,
+            "[::1]:1".parse().unwrap(),
+            Some(&request),
+            true,
+            &response,
+            t,
+        );
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.contains("\"GET /a\\x22b HTTP/2.0\" 404 "), "{line}");
     }
 }

@@ -34,6 +34,9 @@ use crate::site::handler::{Body, Response, Site, respond};
 use crate::site::root::Content;
 use crate::site::status::{self, Pages};
 
+mod h2;
+use h2::{Detect, H2, Sniff, sniff_preface};
+
 /// Files up to this size are read into the response buffer and sent with the head in
 /// one write; larger ones go by `sendfile`.
 const SMALL_FILE: u64 = 32 * 1024;
@@ -92,6 +95,8 @@ pub struct Context {
     pub tally: &'static Tally,
     /// The status listener's pages, when the worker has a scoreboard to read.
     pub status: Option<Pages>,
+    /// `--http2`: public connections may speak HTTP/2.
+    pub http2: bool,
     scratch: Vec<u8>,
     read_buf: Box<[u8]>,
 }
@@ -107,6 +112,7 @@ impl Context {
             tls: None,
             tally: &UNCOUNTED,
             status: None,
+            http2: true,
             scratch: Vec::with_capacity(256),
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         }
@@ -186,6 +192,10 @@ pub struct Conn {
     peer_closed: bool,
     /// The last read emptied the socket: closing now cannot provoke a reset.
     read_all: bool,
+    /// Whether, and how, the connection may yet turn out to speak HTTP/2.
+    detect: Detect,
+    /// Its HTTP/2 side, once it speaks HTTP/2.
+    h2: Option<Box<H2>>,
 }
 
 impl Conn {
@@ -200,6 +210,11 @@ impl Conn {
         let status = scheme == Scheme::Status;
         let tally = if status { &UNCOUNTED } else { ctx.tally };
         tally.opened();
+        let detect = match () {
+            _ if status || !ctx.http2 => Detect::No,
+            _ if transport.is_secure() => Detect::Alpn,
+            _ => Detect::Preface,
+        };
         Conn {
             zero_copy: transport.can_sendfile(),
             transport,
@@ -220,6 +235,8 @@ impl Conn {
             send_budget: SEND_BUDGET,
             peer_closed: false,
             read_all: false,
+            detect,
+            h2: None,
         }
     }
 
@@ -249,13 +266,20 @@ impl Conn {
                 Chunk::File { .. } => 0,
             })
             .sum();
-        self.input.capacity() + self.output.capacity() + pieces
+        let h2 = self.h2.as_ref().map_or(0, |h| h.buffered());
+        self.input.capacity() + self.output.capacity() + pieces + h2
     }
 
     /// Does all the work possible now without blocking.
     pub fn drive(&mut self, ctx: &mut Context, now: Instant) -> Want {
+        if self.h2.is_some() {
+            return self.drive_h2(ctx, now);
+        }
         let mut drained = false;
         loop {
+            if self.detect != Detect::No && !self.input.is_empty() && self.sniff() {
+                return self.drive_h2(ctx, now);
+            }
             if self.has_output() && !self.can_batch() {
                 match self.flush(now) {
                     Ok(()) => {}
@@ -274,7 +298,11 @@ impl Conn {
                 }
             }
             self.skip_body();
-            if self.discard == 0 && !self.input.is_empty() && self.answer_one(ctx, now) {
+            if self.discard == 0
+                && self.detect == Detect::No
+                && !self.input.is_empty()
+                && self.answer_one(ctx, now)
+            {
                 continue;
             }
             if self.has_output() {
@@ -311,6 +339,25 @@ impl Conn {
         }
     }
 
+    /// Decides from the first bytes (or ALPN) whether the connection speaks HTTP/2, and
+    /// if so starts its HTTP/2 side; true then.
+    fn sniff(&mut self) -> bool {
+        let h2 = match self.detect {
+            Detect::No => false,
+            Detect::Alpn => self.transport.alpn_h2(),
+            Detect::Preface => match sniff_preface(&self.input) {
+                Sniff::Http1 => false,
+                Sniff::Http2 => true,
+                Sniff::Unsure => return false,
+            },
+        };
+        self.detect = Detect::No;
+        if h2 {
+            self.start_h2();
+        }
+        h2
+    }
+
     /// What to wait for after the transport would block going `attempted`'s way.
     fn blocked(&self, attempted: Wait) -> Want {
         match self.transport.waits_for(attempted) {
@@ -322,6 +369,13 @@ impl Conn {
     /// The deadline passed (the caller's clock says `now`): answer 408 to a half-sent
     /// request, then close.
     pub fn time_out(&mut self, ctx: &mut Context, now: Instant) {
+        if let Some(h2) = self.h2.as_mut() {
+            if !h2.failed {
+                h2.go_away_now(&mut self.output);
+            }
+            let _ = self.send_output(false, now);
+            return;
+        }
         if self.phase == Phase::Receiving && self.output.is_empty() && !self.input.is_empty() {
             self.queue(Response::error(Status::RequestTimeout, false), ctx, now);
             let _ = self.flush(now);
@@ -749,7 +803,8 @@ mod tests {
         let config = CONFIG.get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let (cert, key) = TestPki::get().write(dir.path());
-            crate::tls::server_config(&cert, &key, &crate::tls::TicketKeys::new().unwrap()).unwrap()
+            crate::tls::server_config(&cert, &key, &crate::tls::TicketKeys::new().unwrap(), true)
+                .unwrap()
         });
         pair_over(
             files,

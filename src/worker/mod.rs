@@ -90,6 +90,7 @@ pub fn run(
     site.https = Https::new(redirect_port(listeners, config), config.hsts);
     let mut ctx = Context::new(site, config.timeouts);
     ctx.tls = tls.cloned();
+    ctx.http2 = config.http2;
     if let Some(seat) = seat {
         ctx.tally = seat.entry.tally();
         ctx.status = Some(Pages::new(seat.board, config.worker_model));

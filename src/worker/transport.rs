@@ -59,6 +59,14 @@ impl Transport {
         Ok(Transport::Tls(Box::new(TlsStream::new(stream, config)?)))
     }
 
+    /// Whether ALPN chose HTTP/2 (TLS only; known once the handshake is done).
+    pub fn alpn_h2(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.alpn_protocol() == Some(b"h2"),
+        }
+    }
+
     /// Reads plaintext into `buf`. Returns fewer bytes than `buf` holds only when nothing
     /// more can be read without waiting: the connection counts on that to stop reading
     /// before an edge-triggered wait, so a TLS variant must not leave plaintext it has

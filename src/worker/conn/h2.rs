@@ -1,0 +1,375 @@
+//! A connection's HTTP/2 side: the protocol state (`crate::h2::session`) driven over the
+//! connection's transport and buffers, each request answered by the same parser and
+//! site as HTTP/1.1, and the bodies of all its streams sent in turns.
+//!
+//! Fairness: each pass over the streams with a body to send gives each one DATA frame
+//! (up to its window and the peer's frame size), so a large download shares the
+//! connection with the small ones beside it; a turn stops at the connection's send
+//! budget, as HTTP/1.1's does, so it shares the worker with other connections too.
+//! File bodies are read into the output buffer (a DATA frame needs its header before
+//! the bytes), at most [`COPY_PIECE`] gathered before each write.
+//!
+//! Bounds: the socket is read only once the output has all been written, so a client
+//! that sends PINGs or SETTINGS and never reads stops being read instead of growing the
+//! output; what one read brings is at most [`READ_CHUNK`] bytes of frames.
+
+use std::collections::VecDeque;
+use std::io::ErrorKind;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::{COPY_PIECE, Chunk, Conn, Context, Phase, Unsent, Want, hang_if_asked, reserve_within};
+use crate::h2::frame::{ErrorCode, PREFACE};
+use crate::h2::response::encode_head;
+use crate::h2::session::{Head, Session};
+use crate::http::request::{ParseError, Parsed, parse};
+use crate::http::status::Status;
+use crate::site::handler::{Body, Response, respond};
+use crate::site::root::Content;
+use crate::worker::access_log;
+use crate::worker::transport::Wait;
+
+#[cfg(doc)]
+use super::READ_CHUNK;
+
+/// How a new connection may turn out to speak HTTP/2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Detect {
+    /// It cannot (a status listener, `--http2 off`, or decided already).
+    No,
+    /// Plain: if it starts with the preface.
+    Preface,
+    /// TLS: if ALPN chose `h2`, known once the handshake is done.
+    Alpn,
+}
+
+/// What a connection's first bytes say about it.
+pub(super) enum Sniff {
+    Http1,
+    Http2,
+    /// Too few bytes yet to tell.
+    Unsure,
+}
+
+/// Whether `input`, the first bytes of a plain connection, is HTTP/2's preface.
+pub(super) fn sniff_preface(input: &[u8]) -> Sniff {
+    let n = input.len().min(PREFACE.len());
+    if input[..n] != PREFACE[..n] {
+        Sniff::Http1
+    } else if n == PREFACE.len() {
+        Sniff::Http2
+    } else {
+        Sniff::Unsure
+    }
+}
+
+/// One stream's body still to send.
+struct Outgoing {
+    stream: u32,
+    file: Option<Rc<Content>>,
+    pieces: VecDeque<Chunk>,
+}
+
+pub(super) struct H2 {
+    session: Session,
+    /// Streams with body bytes to send, in the order of their next turn.
+    sending: VecDeque<Outgoing>,
+    /// A response's header block, reused.
+    block: Vec<u8>,
+    /// The session failed: what is in the output (its GOAWAY) is the last thing sent.
+    pub(super) failed: bool,
+}
+
+impl H2 {
+    /// The server's side begins: its SETTINGS go into `output`.
+    pub(super) fn new(output: &mut Vec<u8>) -> H2 {
+        H2 {
+            session: Session::new(output),
+            sending: VecDeque::new(),
+            block: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// The bytes held besides the connection's buffers.
+    pub(super) fn buffered(&self) -> usize {
+        let pieces: usize = self
+            .sending
+            .iter()
+            .flat_map(|o| &o.pieces)
+            .map(|c| match c {
+                Chunk::Bytes { data, .. } => data.capacity(),
+                Chunk::File { .. } => 0,
+            })
+            .sum();
+        self.session.buffered() + self.block.capacity() + pieces
+    }
+
+    /// The connection ends here (a timeout): GOAWAY, if none was sent.
+    pub(super) fn go_away_now(&mut self, output: &mut Vec<u8>) {
+        self.session.go_away(output);
+    }
+}
+
+impl Conn {
+    /// `drive` for a connection speaking HTTP/2.
+    pub(super) fn drive_h2(&mut self, ctx: &mut Context, now: Instant) -> Want {
+        let mut drained = false;
+        let mut budget = self.send_budget;
+        loop {
+            if self.output_pos < self.output.len() {
+                match self.send_output(false, now) {
+                    Ok(()) => {}
+                    Err(Unsent::Blocked) => {
+                        return self.settle_h2(ctx, now, self.blocked(Wait::Writable));
+                    }
+                    Err(_) => return Want::Close,
+                }
+            }
+            let Some(h2) = self.h2.as_mut() else {
+                return Want::Close;
+            };
+            if h2.failed {
+                return Want::Close;
+            }
+            if ctx.stopping {
+                h2.session.go_away(&mut self.output);
+            }
+            if h2.session.finished() && h2.sending.is_empty() {
+                if self.output.is_empty() {
+                    return Want::Close;
+                }
+                continue;
+            }
+            self.answer_h2(ctx, now);
+            if budget == 0 {
+                return self.settle_h2(ctx, now, Want::Again);
+            }
+            self.fill_data(&mut budget);
+            if !self.output.is_empty() {
+                continue;
+            }
+            if drained && !self.peer_closed {
+                return self.settle_h2(ctx, now, Want::Read);
+            }
+            match self.transport.recv(&mut ctx.read_buf) {
+                Ok(0) => {
+                    self.read_all = true;
+                    return Want::Close;
+                }
+                Ok(n) => {
+                    drained = n < ctx.read_buf.len();
+                    self.read_all = drained;
+                    reserve_within(&mut self.input, n, super::MAX_INPUT);
+                    self.input.extend_from_slice(&ctx.read_buf[..n]);
+                    self.receive_h2();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    return self.settle_h2(ctx, now, self.blocked(Wait::Readable));
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Want::Close,
+            }
+        }
+    }
+
+    /// Hands the input's whole frames to the session.
+    pub(super) fn receive_h2(&mut self) {
+        let Some(h2) = self.h2.as_mut() else { return };
+        match h2.session.receive(&self.input, &mut self.output) {
+            Ok(used) => {
+                self.input.drain(..used);
+            }
+            Err(_) => {
+                h2.failed = true;
+                self.input.clear();
+                self.read_all = false;
+            }
+        }
+    }
+
+    /// The deadline for what the connection waits for now, then `want`: sending (or
+    /// held by a window) runs on the send timeout, which progress renews; a frame or
+    /// header block begun on the header timeout; nothing at all on the keep-alive one.
+    fn settle_h2(&mut self, ctx: &Context, now: Instant, want: Want) -> Want {
+        let Some(h2) = self.h2.as_ref() else {
+            return want;
+        };
+        let phase = if self.output_pos < self.output.len() || !h2.sending.is_empty() {
+            Phase::Sending
+        } else if h2.session.in_header_block() || !self.input.is_empty() {
+            Phase::Receiving
+        } else {
+            Phase::Idle
+        };
+        if phase != self.phase {
+            self.set_phase(phase, ctx, now);
+        }
+        want
+    }
+
+    /// Answers every request whose head is complete: its HEADERS now, its body queued.
+    fn answer_h2(&mut self, ctx: &mut Context, now: Instant) {
+        let secure = self.transport.is_secure();
+        loop {
+            let Some(h2) = self.h2.as_mut() else { return };
+            let Some((stream, head)) = h2.session.next_request() else {
+                return;
+            };
+            let response = match &head {
+                Head::Complete(bytes) => match parse(bytes) {
+                    Ok(Parsed::Complete { request, .. }) => {
+                        let r = respond(&request, &ctx.site, secure, true, &mut ctx.scratch, now);
+                        hang_if_asked(request.path());
+                        access_log::record_h2(self.peer, Some(&request), &r);
+                        r
+                    }
+                    Ok(Parsed::Partial) | Err(ParseError(_)) => {
+                        let status = match parse(bytes) {
+                            Err(ParseError(s)) => s,
+                            _ => Status::BadRequest,
+                        };
+                        let r = Response::error(status, true);
+                        access_log::record_h2(self.peer, None, &r);
+                        r
+                    }
+                },
+                Head::TooLarge => {
+                    let r = Response::error(Status::HeaderFieldsTooLarge, true);
+                    access_log::record_h2(self.peer, None, &r);
+                    r
+                }
+            };
+            h2.session.recycle(head);
+            ctx.served += 1;
+            self.tally.response(response.status.code());
+            h2.block.clear();
+            encode_head(&response, ctx.date.now(now), &mut h2.block);
+            let mut out = Outgoing {
+                stream,
+                file: None,
+                pieces: VecDeque::new(),
+            };
+            if !response.head_only && response.content_length > 0 {
+                match response.body {
+                    Body::Empty => {}
+                    Body::Static(bytes) => out.pieces.push_back(Chunk::Bytes {
+                        data: bytes.to_vec(),
+                        pos: 0,
+                    }),
+                    Body::Bytes(data) => out.pieces.push_back(Chunk::Bytes { data, pos: 0 }),
+                    Body::File { file, offset, len } => {
+                        out.file = Some(file);
+                        out.pieces.push_back(Chunk::File {
+                            offset,
+                            remaining: len,
+                        });
+                    }
+                    Body::Parts { file, parts } => {
+                        out.file = Some(file);
+                        out.pieces.extend(parts.into_iter().map(|part| match part {
+                            crate::http::response::Part::Bytes(data) => {
+                                Chunk::Bytes { data, pos: 0 }
+                            }
+                            crate::http::response::Part::Range { offset, len } => Chunk::File {
+                                offset,
+                                remaining: len,
+                            },
+                        }));
+                    }
+                }
+            }
+            let end = out.pieces.is_empty();
+            h2.session
+                .write_headers(stream, &h2.block, end, &mut self.output);
+            if !end {
+                h2.sending.push_back(out);
+            }
+        }
+    }
+
+    /// Gives each stream with a body its turn, one DATA frame each per pass, until the
+    /// output holds a piece worth writing, the budget is spent, or every stream waits
+    /// for a window.
+    fn fill_data(&mut self, budget: &mut u64) {
+        let Some(h2) = self.h2.as_mut() else { return };
+        while self.output.len() < COPY_PIECE && *budget > 0 {
+            let mut progress = false;
+            for _ in 0..h2.sending.len() {
+                let Some(mut out) = h2.sending.pop_front() else {
+                    break;
+                };
+                let Some(capacity) = h2.session.send_capacity(out.stream) else {
+                    continue; // reset by the client: its answer is dropped
+                };
+                if capacity == 0 {
+                    h2.sending.push_back(out);
+                    continue;
+                }
+                let total: u64 = out
+                    .pieces
+                    .iter()
+                    .map(|c| match c {
+                        Chunk::Bytes { data, pos } => (data.len() - pos) as u64,
+                        Chunk::File { remaining, .. } => *remaining,
+                    })
+                    .sum();
+                let Some(piece) = out.pieces.front_mut() else {
+                    continue;
+                };
+                let len = match piece {
+                    Chunk::Bytes { data, pos } => (data.len() - *pos).min(capacity),
+                    Chunk::File { remaining, .. } => (*remaining).min(capacity as u64) as usize,
+                };
+                let end = len as u64 == total;
+                let start = self.output.len();
+                reserve_within(&mut self.output, 9 + len, super::MAX_OUTPUT);
+                h2.session
+                    .write_data(out.stream, len, end, &mut self.output);
+                let ok = match piece {
+                    Chunk::Bytes { data, pos } => {
+                        self.output.extend_from_slice(&data[*pos..*pos + len]);
+                        *pos += len;
+                        *pos == data.len()
+                    }
+                    Chunk::File { offset, remaining } => {
+                        let file = out.file.as_ref().expect("a file piece has its file");
+                        if file.append_to(&mut self.output, *offset, len).is_err() {
+                            // The file shrank under us: the promised length cannot be met.
+                            self.output.truncate(start);
+                            h2.session
+                                .reset(out.stream, ErrorCode::Internal, &mut self.output);
+                            progress = true;
+                            continue;
+                        }
+                        *offset += len as u64;
+                        *remaining -= len as u64;
+                        *remaining == 0
+                    }
+                };
+                if ok {
+                    out.pieces.pop_front();
+                }
+                *budget = budget.saturating_sub(len as u64);
+                progress = true;
+                if !end {
+                    h2.sending.push_back(out);
+                }
+                if self.output.len() >= COPY_PIECE {
+                    break;
+                }
+            }
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    /// A connection that sent the preface (plain) or chose `h2` by ALPN (TLS) becomes
+    /// an HTTP/2 one: the session answers with its SETTINGS and reads the preface.
+    pub(super) fn start_h2(&mut self) {
+        self.detect = Detect::No;
+        self.h2 = Some(Box::new(H2::new(&mut self.output)));
+        self.receive_h2();
+    }
+}
