@@ -15,7 +15,8 @@ fn rank(module: &str) -> Option<u8> {
         "log" | "scoreboard" | "privileges" | "calendar" | "ready" => 0,
         // TLS's configuration and connection code: plain values and sockets only.
         "config" | "tls" => 1,
-        "http" => 2,
+        // The protocols, bytes in and decisions out: HTTP/1.1 and HTTP/2.
+        "http" | "h2" => 2,
         "site" => 3,
         "worker" => 4,
         "master" => 5,
