@@ -1,8 +1,8 @@
 //! preforkd: a pre-fork static-file HTTP/1.1 server.
 //!
-//! Dependencies point one way: `http` <- `site` <- `worker` <- `master`, with the plain
-//! values (`config`, `log`, `scoreboard`, `privileges`, `calendar`, `ready`) and `tls`
-//! below them all, and the client commands (`client`) above everything but `main.rs`.
+//! Dependencies point one way: `http` (and `h2`) <- `site` <- `worker` <- `master`, with
+//! the plain values (`config`, `log`, `scoreboard`, `privileges`, `calendar`, `ready`) and
+//! `tls` below them all, and the client commands (`client`) above everything but `main.rs`.
 //! `tests/layout.rs` keeps it so.
 
 pub mod calendar;
