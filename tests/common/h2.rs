@@ -561,9 +561,7 @@ impl Conn {
 
     pub fn wait_settings(&mut self) {
         if self.server_settings.is_none() {
-            let got = self.read_until(Duration::from_secs(5), |f| {
-                f.is(SETTINGS) && !f.has(ACK)
-            });
+            let got = self.read_until(Duration::from_secs(5), |f| f.is(SETTINGS) && !f.has(ACK));
             assert!(got.is_ok(), "no SETTINGS from the server: {got:?}");
         }
     }

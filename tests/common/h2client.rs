@@ -53,7 +53,12 @@ impl Resp {
 }
 
 /// A request with extra header fields; `scheme` is `http` or `https`.
-pub fn request(scheme: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+pub fn request(
+    scheme: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> http::Request<()> {
     let mut b = http::Request::builder()
         .method(method)
         .uri(format!("{scheme}://localhost{path}"));
@@ -96,9 +101,16 @@ pub async fn connect(addr: SocketAddr, builder: &Builder) -> Result<SendRequest<
 }
 
 /// Opens an h2 connection over TLS with ALPN `h2` (asserted), like [`connect`].
-pub async fn connect_tls(addr: SocketAddr, builder: &Builder) -> Result<SendRequest<Bytes>, h2::Error> {
+pub async fn connect_tls(
+    addr: SocketAddr,
+    builder: &Builder,
+) -> Result<SendRequest<Bytes>, h2::Error> {
     let (tcp, tls) = tls_handshake(addr, &[b"h2"]);
-    assert_eq!(tls.alpn_protocol(), Some(&b"h2"[..]), "ALPN did not pick h2");
+    assert_eq!(
+        tls.alpn_protocol(),
+        Some(&b"h2"[..]),
+        "ALPN did not pick h2"
+    );
     let io = TlsIo::new(tcp, tls);
     let (client, conn) = builder.handshake(io).await?;
     tokio::spawn(async move {
@@ -141,7 +153,9 @@ pub fn get(addr: SocketAddr, path: &str) -> Resp {
 /// One request on a new TLS h2 connection.
 pub fn tls_one(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
     block_on(async move {
-        let client = connect_tls(addr, &Builder::new()).await.expect("h2 handshake");
+        let client = connect_tls(addr, &Builder::new())
+            .await
+            .expect("h2 handshake");
         send(&client, request("https", method, path, headers))
             .await
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
@@ -155,13 +169,12 @@ pub fn tls_config(alpn: &[&[u8]]) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     let cert = CertificateDer::from_pem_file(&crate::common::tls_files().0).unwrap();
     roots.add(cert).unwrap();
-    let mut config = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Arc::new(config)
 }
@@ -169,13 +182,12 @@ pub fn tls_config(alpn: &[&[u8]]) -> Arc<ClientConfig> {
 /// A blocking TLS handshake offering `alpn`; the socket has a 10 s read timeout.
 pub fn tls_handshake(addr: SocketAddr, alpn: &[&[u8]]) -> (TcpStream, ClientConnection) {
     let mut sock = TcpStream::connect(addr).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     sock.set_nodelay(true).unwrap();
-    let mut conn = ClientConnection::new(
-        tls_config(alpn),
-        ServerName::try_from("localhost").unwrap(),
-    )
-    .unwrap();
+    let mut conn =
+        ClientConnection::new(tls_config(alpn), ServerName::try_from("localhost").unwrap())
+            .unwrap();
     while conn.is_handshaking() {
         conn.complete_io(&mut sock).expect("TLS handshake");
     }
