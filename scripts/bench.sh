@@ -2,14 +2,17 @@
 # Side-by-side benchmark: preforkd (event and sync worker models, and the event model
 # under each --accept model) against nginx (default-like, tuned and tuned + reuseport
 # configs) and lighttpd, same document root, same worker count, same keep-alive, access
-# logs off, all on 127.0.0.1; and over HTTPS, preforkd-tls against nginx-tls (scenarios
-# s9-s12, run only when named).
+# logs off, all on 127.0.0.1; over HTTPS, preforkd-tls against nginx-tls (scenarios
+# s9-s12, run only when named); and over HTTP/2 with h2load, h2c on the plain kinds and h2
+# over TLS on the HTTPS kinds (scenarios s13-s15, run only when named).
 #
 # Usage:  scripts/bench.sh              full run (long: see the estimate it prints)
 #         QUICK=1 scripts/bench.sh      smoke run (2 s wrk, ab -n 5000, 1 rep, workers 1 2,
 #                                       200 idle clients)
 #         SERVERS="nginx-tls preforkd-tls" WORKERS=2 SCENARIOS="s9 s10 s11 s12" scripts/bench.sh
 #                                       the HTTPS scenarios (a test certificate is made per run)
+#         SERVERS="nginx preforkd-event nginx-tls preforkd-tls" WORKERS=2 SCENARIOS="s13 s14 s15" \
+#           scripts/bench.sh                    the HTTP/2 scenarios (h2c and over TLS)
 # Env:    WORKERS="1 2 4 8"  REPS=3  WRK_D=10s  STARV_D=5s  AB_N=50000  AB_C=100
 #         WRK_T=1  wrk threads in s1, s3, s7, s8, s9 and s11
 #         IDLE_N=1000  PROBES=20  PROBE_TIMEOUT=2
@@ -25,8 +28,8 @@
 #                            --worker-model event --accept reuseport|shared|exclusive: one
 #                            SO_REUSEPORT socket per worker slot / one socket polled by every
 #                            worker / one socket registered with EPOLLEXCLUSIVE
-#         HTTPS kinds (only an HTTPS listener; they run only s9-s12, and the kinds above only
-#         s1-s8, so SERVERS may mix them):
+#         HTTPS kinds (only an HTTPS listener; they run only s9-s12, s14 and s15, and the
+#         kinds above only s1-s8, s13 and s15, so SERVERS may mix them):
 #           nginx-tls        nginx-tuned's settings (open_file_cache, keep-alive, no access log)
 #                            with `listen 127.0.0.1:PORT ssl`, TLSv1.2 and TLSv1.3 only,
 #                            ssl_session_cache off, ssl_session_tickets off and no TLS 1.3
@@ -46,14 +49,17 @@
 #         KEEPALIVE_TIMEOUT=65 KEEPALIVE_REQUESTS=1000   (nginx and lighttpd)
 #         OUTDIR=scripts/results   KEEP_TMP=1 keeps the temp dir (configs, logs, raw outputs)
 #         SCENARIOS="s1 s2 s3 s4 s6"  a subset runs only those (s5 idle memory is always taken);
-#                  s7 and s8 (the 100 KiB and 64 MiB downloads) and the HTTPS scenarios s9-s12
-#                  run only when named
+#                  s7 and s8 (the 100 KiB and 64 MiB downloads), the HTTPS scenarios s9-s12
+#                  and the HTTP/2 scenarios s13-s15 run only when named
 #         BAL_CONNS=800  connections opened in s6
 #         DL_C=16  concurrent clients of the download scenarios s3, s7, s8 and s11 (1, 16, 256...)
 #         S_TIME_D=(WRK_D in seconds)  length of s10 in whole seconds (openssl s_time -time)
 #         S_TIME_P=2  openssl s_time processes run at once in s10 (see s10 below)
 #         IDLE_TLS_N=500  idle TLS connections held in s12
 #         IDLE_TLS_C=8    of which at most this many are being set up at once (0: all at once)
+#         H2_N=200000  h2load -n in s13 and s14 (all connections together); s15 takes the
+#                      largest multiple of 51 x H2_C not above it (at least one page each)
+#         H2_C=10  H2_M=10  h2load -c (connections) and -m (concurrent streams per connection)
 #
 # Scenarios (per server and worker count; each run on a freshly started server, the servers
 # taking turns scenario by scenario, A B C then C B A in the next repetition; medians and
@@ -100,6 +106,36 @@
 #       time, so that the figure is what the held connections keep, not what malloc kept
 #       from hundreds of handshakes in flight at once (nginx-tls, -w 2: ~12.5 KiB with 1 to
 #       8 at a time, ~40 KiB with all 500 at once)
+# HTTP/2 (h2load from nghttp2-client, one thread, -c $H2_C connections opened once, -m $H2_M
+# streams each, -N 10s: a connection silent for 10 s fails instead of hanging the run;
+# each session records req/s, MiB/s, the succeeded/failed/errored/timed-out requests, the
+# header compression's "space savings", the protocol h2load used, the server's CPU per
+# succeeded request and h2load's CPU %; any failure, non-2xx response or protocol other than
+# h2/h2c is also a note in the report). In the sessions of these scenarios the servers
+# speak HTTP/2: nginx kinds get `listen 127.0.0.1:PORT http2` (nginx 1.22: that port then
+# speaks only h2c with prior knowledge, so its readiness check uses curl
+# --http2-prior-knowledge) and nginx-tls `listen 127.0.0.1:PORT ssl http2` (ALPN h2, and
+# http/1.1 to clients that do not offer h2); lighttpd 1.4.69 speaks h2c with prior
+# knowledge on its one port by default; preforkd is started as in the other scenarios (it
+# must tell h2c by the preface and offer h2 in ALPN itself). h2load never reconnects after
+# a GOAWAY, and nginx 1.22's keepalive_requests also caps the requests of an HTTP/2
+# connection, so in these sessions nginx's and lighttpd's keep-alive request limit is
+# max(KEEPALIVE_REQUESTS, H2_N) (preforkd has none). Over TLS h2load offers ALPN h2 only
+# (--npn-list=h2), so a server that would pick http/1.1 fails instead of being measured
+# over HTTP/1.1 pipelining.
+#   s13 h2load -n $H2_N -c $H2_C -m $H2_M http://.../1k.html (h2c, prior knowledge): the
+#       plain kinds. preforkd-sync runs it too, as every plain kind runs every plain
+#       scenario: its workers serve one connection at a time, so with -w 2 eight of the ten
+#       connections wait in the backlog until a worker is done with one (the rate is then
+#       that of 2 connections at a time, and a wait over 10 s fails them: see the notes)
+#   s14 the same on https://.../1k.html (h2 over TLS, ALPN): the HTTPS kinds
+#   s15 page-like mix: /page/index.html (6 KiB) and the 50 assets it links (page/a01.css ..
+#       page/a50.js: 10 .css, 20 .js, 20 .png, 300 B to 8 KiB, mean ~4.1 KiB, the same bytes
+#       every run), h2load -i with those 51 URIs, which every connection requests in turn,
+#       -m $H2_M at a time, index.html first; -n a multiple of 51 x H2_C (whole pages per
+#       connection). Every kind runs it over its own transport: h2c for the plain kinds,
+#       h2 over TLS for the *-tls kinds (each compared with nginx, resp. nginx-tls). Also
+#       pages/s (req/s / 51) and MiB/s
 # Output: markdown tables on stdout (also OUTDIR/bench-<date>.md), OUTDIR/bench-<date>.csv,
 #         OUTDIR/bench.png (gnuplot, s1 req/s against workers).
 set -euo pipefail
@@ -136,11 +172,19 @@ DL_C=${DL_C:-16}
 IDLE_TLS_N=${IDLE_TLS_N:-500}
 IDLE_TLS_C=${IDLE_TLS_C:-8}
 S_TIME_P=${S_TIME_P:-2}
+H2_N=${H2_N:-200000}
+H2_C=${H2_C:-10}
+H2_M=${H2_M:-10}
+PAGE_URIS=51                # s15: page/index.html and its 50 assets
 want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 is_tls() { [[ $1 == *-tls ]]; }                             # an HTTPS server kind
-tls_sc() { case $1 in s9 | s10 | s11 | s12) return 0 ;; *) return 1 ;; esac; }
-# Which sessions run: HTTPS kinds in s9-s12, the others in s1-s8; any in s5 alone.
-runs_on() { [[ $2 == s5 ]] || { is_tls "$1" && tls_sc "$2"; } || { ! is_tls "$1" && ! tls_sc "$2"; }; }
+tls_sc() { case $1 in s9 | s10 | s11 | s12 | s14) return 0 ;; *) return 1 ;; esac; }
+h2_sc() { case $1 in s13 | s14 | s15) return 0 ;; *) return 1 ;; esac; }  # h2load scenarios
+# Which sessions run: HTTPS kinds in s9-s12 and s14, the others in s1-s8 and s13; any in s5
+# alone and in s15 (each over its own transport: h2c or TLS).
+runs_on() {
+    [[ $2 == s5 || $2 == s15 ]] || { is_tls "$1" && tls_sc "$2"; } || { ! is_tls "$1" && ! tls_sc "$2"; }
+}
 
 die() { echo "bench: $*" >&2; exit 1; }
 secs() { local d=$1; case $d in *ms) echo 1 ;; *s) echo "${d%s}" ;; *m) echo $((${d%m} * 60)) ;; *) echo "$d" ;; esac; }
@@ -152,6 +196,10 @@ if ((${#missing[@]})); then
     echo "bench: missing tool(s): ${missing[*]}" >&2
     echo "install with: apt-get install apache2-utils wrk curl python3" >&2
     exit 1
+fi
+if want s13 || want s14 || want s15; then
+    command -v h2load >/dev/null 2>&1 ||
+        die "h2load not found, needed by s13-s15 (apt-get install nghttp2-client)"
 fi
 command -v gnuplot >/dev/null 2>&1 || echo "bench: gnuplot not found, no PNG plot (apt-get install gnuplot-nox)" >&2
 
@@ -179,6 +227,39 @@ open(os.path.join(d, "1k.html"), "wb").write(head + body + tail)
 open(os.path.join(d, "1m.bin"), "wb").write(os.urandom(1 << 20))
 open(os.path.join(d, "100k.bin"), "wb").write(os.urandom(100 << 10))
 open(os.path.join(d, "64m.bin"), "wb").write(os.urandom(64 << 20))
+# s15: a page and the 50 assets it links, the same bytes every run: 10 .css, 20 .js and
+# 20 .png, sizes spread evenly over 300 B .. 8 KiB in a shuffled order
+import random
+os.mkdir(os.path.join(d, "page"))
+assets = []
+for i in range(1, 51):
+    ext = ("js", "css", "png", "js", "png")[i % 5]
+    size = 300 + (i * 37 % 50) * (8192 - 300) // 49
+    name = "a%02d.%s" % (i, ext)
+    if ext == "png":
+        data = b"\x89PNG\r\n\x1a\n" + random.Random(i).randbytes(size - 8)
+    else:
+        line = ("/* %s */ .c%d { margin: 0 %dpx; color: #%06x; }\n" % (name, i, i, i * 99991 % 0xffffff)
+                if ext == "css" else
+                "/* %s */ function f%d(x) { return x * %d + %d; }\n" % (name, i, i, i * 7))
+        data = (line * (size // len(line) + 1)).encode()[:size]
+    open(os.path.join(d, "page", name), "wb").write(data)
+    assets.append(name)
+tags = []
+for name in assets:
+    if name.endswith(".css"):
+        tags.append('<link rel="stylesheet" href="/page/%s">' % name)
+    elif name.endswith(".js"):
+        tags.append('<script src="/page/%s"></script>' % name)
+    else:
+        tags.append('<img src="/page/%s" alt="%s" width="64" height="64">' % (name, name))
+head = "<!DOCTYPE html><html><head><title>page</title>\n" + "\n".join(tags) + "\n</head><body>\n"
+tail = "</body></html>\n"
+para = "<p>preforkd benchmark page: an HTML document of six kibibytes and fifty assets.</p>\n"
+body = (para * (6144 // len(para) + 1))[:6144 - len(head) - len(tail)]
+open(os.path.join(d, "page", "index.html"), "w").write(head + body + tail)
+with open(os.path.join(os.path.dirname(d), "page-uris.txt"), "w") as f:
+    f.write("/page/index.html\n" + "".join("/page/%s\n" % n for n in assets))
 EOF_PY
 
 # ----------------------------------------------------------------------------- process control
@@ -241,8 +322,8 @@ note() { # server workers text
     echo "$stamp,$1,$2,0,note,\"$t\"," >>"$csv"
 }
 
-conf_nginx() { # kind workers port dir -> config path
-    local kind=$1 w=$2 port=$3 dir=$4 sendfile_loc="" listen_opts=""
+conf_nginx() { # kind workers port dir h2(0|1) -> config path
+    local kind=$1 w=$2 port=$3 dir=$4 h2=${5:-0} sendfile_loc="" listen_opts="" ka_req=$KEEPALIVE_REQUESTS
     mkdir -p "$dir"
     local common="sendfile on;"
     # reuseport: the master opens one SO_REUSEPORT socket per worker and the kernel hashes
@@ -277,6 +358,15 @@ conf_nginx() { # kind workers port dir -> config path
         ssl_session_tickets off;
         ssl_conf_command NumTickets 0;"
     fi
+    # HTTP/2 (the sessions of s13-s15 only, so that s1-s12 measure the same configs as
+    # before): `listen ... http2` on a plain port speaks only h2c with prior knowledge in
+    # nginx 1.22, and `listen ... ssl http2` offers h2 in ALPN (http/1.1 to other clients).
+    # keepalive_requests also caps the requests per HTTP/2 connection, and h2load does not
+    # reconnect after the GOAWAY: at least H2_N, so that one connection can carry them all.
+    if ((h2)); then
+        listen_opts+=" http2"
+        ((H2_N > ka_req)) && ka_req=$H2_N
+    fi
     cat >"$dir/nginx.conf" <<EOF
 # $kind, generated by scripts/bench.sh
 user root;
@@ -289,14 +379,14 @@ worker_rlimit_nofile $((2 * (MAX_HELD + 1024) + 64));
 # value would inflate its memory figures
 events { worker_connections $((MAX_HELD + 1024)); }
 http {
-    types { text/html html; text/css css; image/png png; application/octet-stream bin; }
+    types { text/html html; text/css css; text/javascript js; image/png png; application/octet-stream bin; }
     default_type application/octet-stream;
     access_log off;
     $common
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_timeout $KEEPALIVE_TIMEOUT;
-    keepalive_requests $KEEPALIVE_REQUESTS;
+    keepalive_requests $ka_req;
     client_body_temp_path $dir/client_body;
     proxy_temp_path $dir/proxy;
     fastcgi_temp_path $dir/fastcgi;
@@ -314,12 +404,15 @@ EOF
     echo "$dir/nginx.conf"
 }
 
-conf_lighttpd() { # workers port dir -> config path
-    local w=$1 port=$2 dir=$3 mw=0
+conf_lighttpd() { # workers port dir h2(0|1) -> config path
+    local w=$1 port=$2 dir=$3 h2=${4:-0} mw=0 ka_req=$KEEPALIVE_REQUESTS
     mkdir -p "$dir"
     # server.max-worker forks N worker processes sharing the listen socket; 1 is ignored
     # by lighttpd (single process), so 0 (default) for one worker.
     ((w > 1)) && mw=$w
+    # s13-s15: lighttpd 1.4.69 speaks h2c with prior knowledge by default (server.h2proto);
+    # the request limit as nginx's (it does not apply it to HTTP/2 connections anyway)
+    ((h2 && H2_N > ka_req)) && ka_req=$H2_N
     cat >"$dir/lighttpd.conf" <<EOF
 # lighttpd, generated by scripts/bench.sh (no mod_accesslog loaded = no access log)
 server.modules = ( )
@@ -331,10 +424,10 @@ server.max-worker = $mw
 server.max-fds = $LIGHTTPD_FDS
 server.max-connections = $((LIGHTTPD_FDS / 2 - 16))
 server.max-keep-alive-idle = $KEEPALIVE_TIMEOUT
-server.max-keep-alive-requests = $KEEPALIVE_REQUESTS
+server.max-keep-alive-requests = $ka_req
 server.listen-backlog = 4096
-mimetype.assign = ( ".html" => "text/html", ".css" => "text/css", ".png" => "image/png",
-                    ".bin" => "application/octet-stream" )
+mimetype.assign = ( ".html" => "text/html", ".css" => "text/css", ".js" => "text/javascript",
+                    ".png" => "image/png", ".bin" => "application/octet-stream" )
 EOF
     echo "$dir/lighttpd.conf"
 }
@@ -361,16 +454,17 @@ LAST_CHECK=""               # what start_server's last readiness check got (for 
 # Every server runs in its own session/process group (setsid, which execs in place here, so
 # $! is the server itself): lighttpd with server.max-worker > 1 signals its whole process
 # group on shutdown, which would otherwise kill this script and its caller too.
-start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does not answer
-    local name=$1 w=$2 port=$3 dir=$4 conf
+start_server() { # name workers port dir scenario -> sets SRV_PID; returns 1 if it does not answer
+    local name=$1 w=$2 port=$3 dir=$4 sc=${5:-} conf h2=0
     mkdir -p "$dir"
+    h2_sc "$sc" && h2=1
     case $name in
         nginx | nginx-tuned | nginx-reuseport)
-            conf=$(conf_nginx "$name" "$w" "$port" "$dir")
+            conf=$(conf_nginx "$name" "$w" "$port" "$dir" "$h2")
             setsid nginx -p "$dir/" -e "$dir/error.log" -c "$conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
             ;;
         lighttpd)
-            conf=$(conf_lighttpd "$w" "$port" "$dir")
+            conf=$(conf_lighttpd "$w" "$port" "$dir" "$h2")
             setsid lighttpd -D -f "$conf" >"$dir/stdout.log" 2>&1 &
             ;;
         preforkd-event | preforkd-sync)
@@ -382,7 +476,7 @@ start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does n
                 --accept "${name#preforkd-}" "${PREFORKD_EXTRA[@]}" >"$dir/stdout.log" 2>"$dir/error.log" &
             ;;
         nginx-tls)
-            conf=$(conf_nginx "$name" "$w" "$port" "$dir")
+            conf=$(conf_nginx "$name" "$w" "$port" "$dir" "$h2")
             setsid nginx -p "$dir/" -e "$dir/error.log" -c "$conf" -g 'daemon off;' >"$dir/stdout.log" 2>&1 &
             ;;
         preforkd-tls)
@@ -399,6 +493,8 @@ start_server() { # name workers port dir -> sets SRV_PID; returns 1 if it does n
     local i url="http://127.0.0.1:$port/1k.html" copt=()
     # HTTPS kinds: the test certificate is trusted explicitly and checked against 127.0.0.1
     is_tls "$name" && url="https://127.0.0.1:$port/1k.html" copt=(--cacert "$TLS_CERT")
+    # nginx's plain `listen ... http2` (s13, s15) answers only HTTP/2 with prior knowledge
+    [[ $h2 == 1 && $name == nginx* ]] && ! is_tls "$name" && copt=(--http2-prior-knowledge)
     local code rc
     for ((i = 0; i < 200; i++)); do
         kill -0 "$SRV_PID" 2>/dev/null || { LAST_CHECK="it exited"; return 1; }
@@ -478,7 +574,7 @@ run_session() { # server workers rep scenario
     local srv=$1 w=$2 rep=$3 sc=$4 port dir r out pid
     port=$(python3 "$lib" freeport)
     dir=$tmp/$srv-w$w-r$rep-$sc
-    if ! start_server "$srv" "$w" "$port" "$dir"; then
+    if ! start_server "$srv" "$w" "$port" "$dir" "$sc"; then
         local why
         # its first error line if it has one (clap: "error: unexpected argument ..."),
         # else its last two lines
@@ -563,6 +659,42 @@ run_session() { # server workers rep scenario
             local f last=""
             for f in "$out".*; do grep -q ' connections in ' "$f" || { last=$(tail -n 1 "$f"); break; }; done
             note "$srv" "$w" "s10: $(kv "$R" failed) of $S_TIME_P s_time run(s) stopped early: $last"
+        fi
+    fi
+
+    # s13-s15 HTTP/2 with h2load: h2c on the plain kinds, over TLS (ALPN h2 only) on the
+    # *-tls kinds; s15 requests the page's 51 URIs in turn on each connection
+    if h2_sc "$sc"; then
+        out=$dir/$sc-h2load.txt
+        local n=$H2_N h2opt=(-N 10s -c "$H2_C" -m "$H2_M")
+        is_tls "$srv" && h2opt+=(--npn-list=h2)
+        if [[ $sc == s15 ]]; then
+            local round=$((PAGE_URIS * H2_C))
+            n=$((H2_N / round * round))
+            ((n > 0)) || n=$round
+            sed "s|^|$base|" "$tmp/page-uris.txt" >"$dir/uris.txt"
+            h2opt+=(-i "$dir/uris.txt")
+        else
+            h2opt+=("$base/1k.html")
+        fi
+        load "$srv" "$w" "$rep" "$sc" "$pid" h2load succeeded "$out" $((300 + n / 1000)) 1 \
+            h2load -n "$n" "${h2opt[@]}"
+        recs "$srv" "$w" "$rep" "$sc" "$R" rps mib_s h2_succeeded=succeeded h2_failed=failed \
+            h2_errored=errored h2_timeout=timeout h2_non2xx=non2xx hdr_savings_pct=savings h2_proto=proto
+        [[ $sc == s15 ]] && rec "$srv" "$w" "$rep" s15 pages_s "$(awk -v r="$(kv "$R" rps)" -v p="$PAGE_URIS" \
+            'BEGIN { if (r != "nan") printf "%.2f", r / p; else print "nan" }')"
+        # any failure, non-2xx answer or other protocol is a note, with h2load's own words
+        local why
+        why=$(grep -v -E '^(starting benchmark|spawning thread|progress:|Application protocol:|$)' "$out" |
+            grep -m 1 -v -E '^(finished in|requests:|status codes:|traffic:|[[:space:]]+min|time for|time to|req/s)' || true)
+        if [[ $(kv "$R" summary) != 1 ]]; then
+            note "$srv" "$w" "$sc: h2load printed no summary (killed after $((300 + n / 1000)) s?): $(tail -n 1 "$out" 2>/dev/null || true)"
+        elif [[ $(kv "$R" succeeded) != "$n" || $(kv "$R" non2xx) != 0 || $(kv "$R" failed) != 0 ]]; then
+            local counts="$(kv "$R" succeeded) of $n requests succeeded; $(kv "$R" failed) failed"
+            counts+=" ($(kv "$R" errored) errored; $(kv "$R" timeout) timed out); $(kv "$R" non2xx) non-2xx"
+            note "$srv" "$w" "$sc: h2load: $counts; protocol $(kv "$R" proto)${why:+: $why}"
+        elif [[ $(kv "$R" proto) != h2 && $(kv "$R" proto) != h2c ]]; then
+            note "$srv" "$w" "$sc: h2load used $(kv "$R" proto), not HTTP/2"
         fi
     fi
 
@@ -672,7 +804,7 @@ for s in $SERVERS; do
 done
 
 runs=()
-for sc in s1 s2 s3 s7 s8 s9 s10 s11 s4 s6 s12; do want "$sc" && runs+=("$sc"); done
+for sc in s1 s2 s3 s7 s8 s9 s10 s11 s13 s14 s15 s4 s6 s12; do want "$sc" && runs+=("$sc"); done
 ((${#runs[@]})) || runs=(s5)
 
 # The HTTPS kinds' certificate, once per run: self-signed ECDSA P-256 for localhost and
@@ -693,7 +825,7 @@ fi
 for s in "${active[@]}"; do
     n=0
     for sc in "${runs[@]}"; do runs_on "$s" "$sc" && n=$((n + 1)); done
-    ((n)) || note "$s" all "none of its scenarios is in SCENARIOS ($(is_tls "$s" && echo "HTTPS kinds run s9-s12" || echo "it runs s1-s8, not the HTTPS s9-s12"))"
+    ((n)) || note "$s" all "none of its scenarios is in SCENARIOS ($(is_tls "$s" && echo "HTTPS kinds run s9-s12 s14 s15" || echo "it runs s1-s8 s13 s15; not the HTTPS s9-s12 s14"))"
 done
 
 nw=$(wc -w <<<"$WORKERS")
@@ -705,8 +837,13 @@ want s9 && tls_per=$((tls_per + $(secs "$WRK_D") + 3))
 want s11 && tls_per=$((tls_per + $(secs "$WRK_D") + 3))
 want s10 && tls_per=$((tls_per + S_TIME_D + 4))
 want s12 && tls_per=$((tls_per + 12))
+# HTTP/2: guessed at 25000 req/s for 1 KiB and 10000 for the page mix, plus the start
+h2_per=0
+want s13 && per=$((per + H2_N / 25000 + 3))
+want s14 && tls_per=$((tls_per + H2_N / 25000 + 3))
+want s15 && h2_per=$((H2_N / 10000 + 3))
 est=0
-for s in "${active[@]}"; do if is_tls "$s"; then est=$((est + tls_per)); else est=$((est + per)); fi; done
+for s in "${active[@]}"; do if is_tls "$s"; then est=$((est + tls_per + h2_per)); else est=$((est + per + h2_per)); fi; done
 {
     echo "# preforkd benchmark"
     echo
@@ -732,6 +869,14 @@ for s in "${active[@]}"; do if is_tls "$s"; then est=$((est + tls_per)); else es
             "TLSv1.3, ssl_session_cache off, ssl_session_tickets off, NumTickets 0, sendfile off (no kTLS);" \
             "s_time: $S_TIME_P process(es) x ${S_TIME_D}s; idle TLS connections: $IDLE_TLS_N," \
             "$IDLE_TLS_C at a time"
+    fi
+    if want s13 || want s14 || want s15; then
+        s15_n=$((H2_N / (PAGE_URIS * H2_C) * PAGE_URIS * H2_C))
+        ((s15_n > 0)) || s15_n=$((PAGE_URIS * H2_C))
+        echo "- HTTP/2 (s13-s15): $(h2load --version 2>&1 | head -n 1); -c $H2_C -m $H2_M -N 10s, one thread;" \
+            "-n $H2_N in s13/s14, -n $s15_n in s15 (pages of $PAGE_URIS URIs); nginx: \`listen ... http2\`" \
+            "(h2c) / \`listen ... ssl http2\`; over TLS h2load offers ALPN h2 only; keep-alive request" \
+            "limit in these sessions: $((H2_N > KEEPALIVE_REQUESTS ? H2_N : KEEPALIVE_REQUESTS)) (nginx, lighttpd)"
     fi
     echo "- client and servers share the same $(nproc) cores (no pinning)"
     echo "- estimated time: >= $((nw * REPS * est / 60)) min" \

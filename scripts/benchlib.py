@@ -9,6 +9,10 @@ Subcommands:
                       (conns_s = all their connections / WALL; failed = runs that printed
                       no summary: s_time stops at its first failed connection)
   tlsinfo FILE        parse `openssl s_client -brief` output -> "params=PROTO/SUITE/GROUP/SIG"
+  h2load FILE         parse h2load output -> "rps=.. mib_s=.. total=.. succeeded=.. failed=..
+                      errored=.. timeout=.. non2xx=.. savings=.. proto=.. summary=0|1"
+                      (savings: the header compression's "space savings" %; proto: the
+                      "Application protocol" h2load used; summary=0: no summary, killed)
   mem PID             memory of PID and all its descendants
                       -> "rss_kib=.. pss_kib=.. procs=.. worker_rss_kib=.."
   tree PID            PID and all its descendants, one per line
@@ -98,6 +102,45 @@ def parse_ab(text):
         elif re.match(r"^99%\s+\d+", s):
             out["p99_ms"] = s.split()[1]
     # ab with -r aborting early prints no summary; count what we know.
+    return out
+
+
+def parse_h2load(text):
+    """h2load (nghttp2 1.52) ends with
+        finished in 2.61s, 76573.47 req/s, 84.39MB/s
+        requests: 200000 total, 200000 started, 200000 done, 200000 succeeded, 0 failed,
+                  0 errored, 0 timeout
+        status codes: 200000 2xx, 0 3xx, 0 4xx, 0 5xx
+        traffic: 220.36MB (231063400) total, 4.58MB (4800000) headers (space savings
+                 41.46%), 208.35MB (218470000) data
+    (one line each) and says "Application protocol: h2" (h2c in clear text) once the first
+    connection is up. "failed" counts every request that did not succeed (errored and
+    timed out ones too): a request h2load never sent because its connection was refused,
+    reset or sent a GOAWAY is failed and errored. "succeeded" is a 2xx or 3xx response."""
+    out = {"rps": "nan", "mib_s": "nan", "total": 0, "succeeded": 0, "failed": "nan",
+           "errored": "nan", "timeout": "nan", "non2xx": 0, "savings": "nan", "proto": "none",
+           "summary": 0}
+    for line in text.splitlines():
+        s = line.strip()
+        m = re.match(r"^finished in [0-9.]+\w*, ([0-9.]+) req/s, ([0-9.]+)(B|KB|MB|GB|TB)/s", s)
+        if m:
+            out["rps"] = "%.2f" % float(m.group(1))
+            out["mib_s"] = "%.2f" % (float(m.group(2)) * _SIZE_UNITS[m.group(3)])
+            out["summary"] = 1
+            continue
+        if s.startswith("requests:"):
+            for n, k in re.findall(r"(\d+) (total|succeeded|failed|errored|timeout)", s):
+                out[k] = int(n)
+        elif s.startswith("status codes:"):
+            out["non2xx"] = sum(int(n) for n in re.findall(r"(\d+) [345]xx", s))
+        elif s.startswith("traffic:"):
+            m = re.search(r"space savings ([0-9.]+)%", s)
+            if m:
+                out["savings"] = "%.2f" % float(m.group(1))
+        elif s.startswith("Application protocol:") and out["proto"] == "none":
+            out["proto"] = s.split(":", 1)[1].strip() or "none"
+    if not out["succeeded"]:  # h2load prints 0.00% savings when nothing came back
+        out["savings"] = "nan"
     return out
 
 
@@ -307,10 +350,45 @@ SCEN = [
      "kib_per_conn", "KiB per connection",
      [("tls_idle_answered", "connections held"), ("tls_pss_before_kib", "PSS before (KiB)"),
       ("tls_pss_after_kib", "PSS with them (KiB)")]),
+    ("s13", "Scenario 13: h2load -c10 -m10 on /1k.html over h2c (HTTP/2 in clear text, prior "
+     "knowledge; clients and streams: H2_C, H2_M)", "rps", "req/s",
+     [("h2_failed", "failed"), ("h2_errored", "errored"), ("cpu_us", "server CPU µs/request"),
+      ("hdr_savings_pct", "header space savings %"), ("client_cpu_pct", "h2load CPU %")]),
+    ("s14", "Scenario 14: h2load -c10 -m10 on https:// /1k.html (HTTP/2 over TLS, ALPN h2 "
+     "only)", "rps", "req/s",
+     [("h2_failed", "failed"), ("h2_errored", "errored"), ("cpu_us", "server CPU µs/request"),
+      ("hdr_savings_pct", "header space savings %"), ("client_cpu_pct", "h2load CPU %")]),
+    ("s15", "Scenario 15: page-like mix over HTTP/2, /page/index.html and its 50 assets in "
+     "turn on every connection (h2c for the plain kinds, TLS for the *-tls kinds)", "rps",
+     "req/s",
+     [("pages_s", "pages/s"), ("mib_s", "MiB/s"), ("h2_failed", "failed"),
+      ("h2_errored", "errored"), ("cpu_us", "server CPU µs/request"),
+      ("hdr_savings_pct", "header space savings %"), ("client_cpu_pct", "h2load CPU %")]),
 ]
 # The server each scenario's "ratio to" column divides by: nginx, or nginx-tls for HTTPS.
-TLS_SCENARIOS = ("s9", "s10", "s11", "s12")
+TLS_SCENARIOS = ("s9", "s10", "s11", "s12", "s14")
 REF = dict.fromkeys(TLS_SCENARIOS, "nginx-tls")
+# Scenarios both kinds of server run, each over its own transport (s15: h2c for the plain
+# kinds, TLS for the *-tls kinds): a kind is compared with the nginx of its transport.
+BOTH_SCENARIOS = ("s15",)
+# The HTTP/2 scenarios (h2load), with their own section of paired ratios.
+H2_SCENARIOS = ("s13", "s14", "s15")
+
+
+def ref(sc, srv):
+    """The server `srv`'s figure in scenario `sc` is compared with."""
+    if sc in BOTH_SCENARIOS:
+        return "nginx-tls" if srv.endswith("-tls") else "nginx"
+    return REF.get(sc, "nginx")
+
+
+def paired(by_rep, sc, metric, a, b, w):
+    """a / b per repetition (the two runs seconds apart) -> sorted list of ratios."""
+    mine, theirs = by_rep.get((sc, metric, a, w)), by_rep.get((sc, metric, b, w))
+    if not mine or not theirs:
+        return []
+    return sorted(mine[r] / theirs[r] for r in mine
+                  if r in theirs and theirs[r] > 0 and mine[r] == mine[r])
 # The project's targets: (scenario, metric, subject, peer, op, bound, workers): the ratio
 # subject / peer must be >= or <= bound; "report" only shows both values side by side;
 # workers: the worker count the target is set at (None: every count run).
@@ -333,10 +411,11 @@ TARGET_NAMES = {"rps": "req/s", "mib_s": "MiB/s", "conns_s": "handshakes/s",
 # Rates that a saturated load tool caps (the "client-bound" mark applies to these only).
 RATES = {"rps", "mib_s", "conns_s"}
 # Metrics whose values are text, not numbers (one worker's "800" is still a list).
-TEXT_METRICS = {"balance_counts", "tls_params"}
+TEXT_METRICS = {"balance_counts", "tls_params", "h2_proto"}
 # Metrics shown without decimals.
 INT_METRICS = {"wrk_errors", "failed", "starved", "idle_answered", "s_time_failed",
-               "bytes_per_conn", "tls_idle_answered", "tls_pss_before_kib", "tls_pss_after_kib"}
+               "bytes_per_conn", "tls_idle_answered", "tls_pss_before_kib", "tls_pss_after_kib",
+               "h2_failed", "h2_errored", "h2_timeout", "h2_non2xx"}
 # A load tool above this share of its one core was the bottleneck of that run.
 CLIENT_BOUND_PCT = 90.0
 MEM = [("idle_rss_kib", "idle RSS"), ("idle_pss_kib", "idle PSS"),
@@ -383,19 +462,21 @@ def report(csv_path, outdir):
         return med.get((sc, metric, srv, w))
 
     def ratio(sc, metric, srv, w):
-        a, b = g(sc, metric, srv, w), g(sc, metric, REF.get(sc, "nginx"), w)
+        a, b = g(sc, metric, srv, w), g(sc, metric, ref(sc, srv), w)
         if a is None or b is None or a != a or b != b or b == 0:
             return "-"
         return "%.2f" % (a / b)
 
     nreps = max((len(v) for v in by_rep.values()), default=0)
     print("Values are medians over up to %d repetition(s); ratio = value / nginx "
-          "(same workers; / nginx-tls in the HTTPS scenarios 9-12).\n" % nreps)
+          "(same workers; / nginx-tls in the HTTPS scenarios 9-12 and 14, and for the *-tls "
+          "kinds in 15).\n" % nreps)
     for sc, title, metric, unit, extra in SCEN:
         if not any(g(sc, metric, srv, w) is not None for w in workers for srv in order):
             continue  # not run (SCENARIOS)
         print("### " + title + "\n")
-        hdr = (["server", "workers", "value (%s)" % unit, "ratio to " + REF.get(sc, "nginx")]
+        hdr = (["server", "workers", "value (%s)" % unit,
+                "ratio to " + ("nginx / nginx-tls" if sc in BOTH_SCENARIOS else ref(sc, ""))]
                + [e[1] for e in extra])
         print("| " + " | ".join(hdr) + " |")
         print("|" + "---|" * len(hdr))
@@ -411,6 +492,7 @@ def report(csv_path, outdir):
                 print("| " + " | ".join(cells) + " |")
         print()
     tls_params(texts)
+    h2_section(g, by_rep, texts, order, workers)
     print("### Scenario 5: memory, sum over master + workers (MiB; loaded = peak during scenario 1)\n")
     hdr = ["server", "workers", "value: loaded PSS", "ratio to nginx"] + [m[1] for m in MEM]
     print("| " + " | ".join(hdr) + " |")
@@ -483,6 +565,59 @@ def tls_params(texts):
     print("TLS negotiated (protocol/cipher suite/key exchange/signature, from `openssl "
           "s_client -brief` against each HTTPS session): " + "; ".join(
               "%s: %s" % (srv, ", ".join(sorted(v))) for srv, v in seen.items()) + "\n")
+
+
+def h2_section(g, by_rep, texts, order, workers):
+    """The HTTP/2 scenarios side by side: each preforkd kind against each nginx kind of
+    the same transport (h2c: nginx, nginx-tuned, nginx-reuseport; TLS: nginx-tls), req/s
+    and server CPU per request, as the ratio of the medians and the median (min-max) of
+    the ratios paired within each repetition; and the worst repetition's failed requests
+    (any failure is also a note below)."""
+    rows = []
+    for w in workers:
+        for sc in H2_SCENARIOS:
+            ran = [s for s in order if g(sc, "rps", s, w) is not None]
+            for subj in [s for s in ran if s.startswith("preforkd-")]:
+                tls = subj.endswith("-tls")
+                for peer in [s for s in ran if s.startswith("nginx") and s.endswith("-tls") == tls]:
+                    cells = [str(w), sc, "%s / %s" % (subj, peer)]
+                    for metric, nd in (("rps", 0), ("cpu_us", 1)):
+                        a, b = g(sc, metric, subj, w), g(sc, metric, peer, w)
+                        pr = paired(by_rep, sc, metric, subj, peer, w)
+                        cells.append("%s / %s" % (_fmt(a, nd), _fmt(b, nd)))
+                        cells.append("%.2f (%.2f-%.2f)" % (statistics.median(pr), pr[0], pr[-1])
+                                     if pr else "-")
+                    worst = [max(by_rep.get((sc, "h2_failed", s, w), {}).values(), default=None)
+                             for s in (subj, peer)]
+                    cells.append(" / ".join(_fmt(x, 0) if x is not None else "-" for x in worst))
+                    cc = [g(sc, "client_cpu_pct", s, w) for s in (subj, peer)]
+                    cells.append(" / ".join(_fmt(c, 0) if c is not None else "-" for c in cc))
+                    rows.append(cells)
+    protos = {}
+    for (sc, metric, srv, w), reps in sorted(texts.items()):
+        if metric == "h2_proto":
+            for v in reps.values():
+                protos.setdefault(srv, set()).add(v)
+    if protos:
+        print("HTTP/2 protocol h2load used (its \"Application protocol\"; none: no connection "
+              "came up): " + "; ".join("%s: %s" % (s, ", ".join(sorted(v)))
+                                       for s, v in protos.items()) + "\n")
+    if not rows:
+        return
+    print("### HTTP/2 (scenarios 13-15): preforkd / nginx\n")
+    print("Each preforkd kind beside each nginx kind of the same transport (h2c or TLS), "
+          "same workers. Paired: the median (min-max) of the ratios of runs seconds apart "
+          "in the same repetition. CPU per request is lower-is-better. Failed: the worst "
+          "repetition's failed requests (h2load's \"failed\", errored and timed out "
+          "included). h2load is one thread: near %d%% of its core the rate is its ceiling, "
+          "not the server's.\n" % CLIENT_BOUND_PCT)
+    hdr = ["workers", "scenario", "preforkd / nginx", "req/s", "req/s paired ratio",
+           "server CPU µs/request", "CPU paired ratio", "failed (worst rep)", "h2load CPU %"]
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print()
 
 
 def balance(g, texts, order, workers):
@@ -673,7 +808,9 @@ def plot(csv_path, png, panels):
              "s6": "800 connections opened one by one", "s3": "1 MiB downloads",
              "s7": "100 KiB downloads", "s8": "64 MiB downloads",
              "s9": "wrk -c100 keep-alive 1 KiB over TLS", "s10": "full TLS handshakes",
-             "s11": "1 MiB downloads over TLS", "s12": "idle TLS connections"}
+             "s11": "1 MiB downloads over TLS", "s12": "idle TLS connections",
+             "s13": "h2c 1 KiB (h2load -c10 -m10)", "s14": "HTTP/2 over TLS 1 KiB",
+             "s15": "page mix over HTTP/2 (51 URIs)"}
     tmp = os.path.splitext(png)[0]
     nrows = 2 if len(panels) > 3 else 1
     ncols = -(-len(panels) // nrows)
@@ -717,6 +854,8 @@ def main(argv):
         r = parse_ab(open(argv[2], errors="replace").read())
     elif cmd == "s_time":
         r = parse_s_time([open(f, errors="replace").read() for f in argv[3:]], float(argv[2]))
+    elif cmd == "h2load":
+        r = parse_h2load(open(argv[2], errors="replace").read())
     elif cmd == "tlsinfo":
         r = parse_tlsinfo(open(argv[2], errors="replace").read())
     elif cmd == "mem":
