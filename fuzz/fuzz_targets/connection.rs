@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use preforkd::config::Symlinks;
+use preforkd::config::{Scheme, Symlinks};
 use preforkd::config::Timeouts;
 use preforkd::http::request::{MAX_HEAD, Method, Parsed, parse};
 use preforkd::site::handler::Site;
@@ -469,7 +469,13 @@ fn one_input(fx: &mut Fixture, autoindex: bool, chunks: &[Vec<u8>]) {
     client.set_nodelay(true).unwrap();
     // As a worker's accept4(SOCK_NONBLOCK) leaves it.
     server.set_nonblocking(true).unwrap();
-    let conn = Conn::new(Transport::Plain(server), peer, ctx, Instant::now());
+    let conn = Conn::new(
+        Transport::Plain(server),
+        Scheme::Http,
+        peer,
+        ctx,
+        Instant::now(),
+    );
     let mut run = Run {
         conn,
         ctx,

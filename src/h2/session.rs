@@ -431,7 +431,7 @@ impl Session {
     }
 
     fn headers(&mut self, h: Header, payload: &[u8], out: &mut Vec<u8>) -> Result<(), ErrorCode> {
-        if h.stream == 0 || h.stream % 2 == 0 {
+        if h.stream == 0 || h.stream.is_multiple_of(2) {
             return Err(ErrorCode::Protocol);
         }
         let mut fragment = frame::unpad(&h, payload).ok_or(ErrorCode::Protocol)?;
@@ -585,7 +585,7 @@ impl Session {
             }
             return self.idle_frame();
         }
-        if payload.len() % 6 != 0 {
+        if !payload.len().is_multiple_of(6) {
             return Err(ErrorCode::FrameSize);
         }
         for p in payload.chunks_exact(6) {

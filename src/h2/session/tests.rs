@@ -143,68 +143,94 @@ fn fails_with(build: impl FnOnce(&mut Wire), code: ErrorCode) {
 #[test]
 fn broken_frames_end_the_connection_with_the_right_code() {
     fails_with(
-        |w| drop(w.frame(kind::DATA, 0, 0, b"x")),
-        ErrorCode::Protocol,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::HEADERS, flag::END_HEADERS, 0, &request_block("/"))),
-        ErrorCode::Protocol,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::HEADERS, flag::END_HEADERS, 2, &request_block("/"))),
-        ErrorCode::Protocol,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::SETTINGS, 0, 0, &[0; 5])),
-        ErrorCode::FrameSize,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::WINDOW_UPDATE, 0, 0, &[0; 4])),
-        ErrorCode::Protocol,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::PING, 0, 0, b"1234567")),
-        ErrorCode::FrameSize,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::DATA, 0, 1, &vec![0; DEFAULT_MAX_FRAME + 1])),
-        ErrorCode::FrameSize,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::PUSH_PROMISE, 0, 1, &[0; 4])),
-        ErrorCode::Protocol,
-    );
-    fails_with(
-        |w| drop(w.frame(kind::RST_STREAM, 0, 5, &[0; 4])),
-        ErrorCode::Protocol,
-    );
-    fails_with(
         |w| {
-            drop(
-                w.frame(kind::HEADERS, 0, 1, &[])
-                    .frame(kind::PING, 0, 0, b"12345678"),
-            )
+            w.frame(kind::DATA, 0, 0, b"x");
         },
         ErrorCode::Protocol,
     );
     fails_with(
-        |w| drop(w.frame(kind::CONTINUATION, flag::END_HEADERS, 1, &[])),
+        |w| {
+            w.frame(kind::HEADERS, flag::END_HEADERS, 0, &request_block("/"));
+        },
         ErrorCode::Protocol,
     );
     fails_with(
-        |w| drop(w.frame(kind::HEADERS, flag::END_HEADERS, 1, b"\x80")),
+        |w| {
+            w.frame(kind::HEADERS, flag::END_HEADERS, 2, &request_block("/"));
+        },
+        ErrorCode::Protocol,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::SETTINGS, 0, 0, &[0; 5]);
+        },
+        ErrorCode::FrameSize,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::WINDOW_UPDATE, 0, 0, &[0; 4]);
+        },
+        ErrorCode::Protocol,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::PING, 0, 0, b"1234567");
+        },
+        ErrorCode::FrameSize,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::DATA, 0, 1, &vec![0; DEFAULT_MAX_FRAME + 1]);
+        },
+        ErrorCode::FrameSize,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::PUSH_PROMISE, 0, 1, &[0; 4]);
+        },
+        ErrorCode::Protocol,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::RST_STREAM, 0, 5, &[0; 4]);
+        },
+        ErrorCode::Protocol,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::HEADERS, 0, 1, &[])
+                .frame(kind::PING, 0, 0, b"12345678");
+        },
+        ErrorCode::Protocol,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::CONTINUATION, flag::END_HEADERS, 1, &[]);
+        },
+        ErrorCode::Protocol,
+    );
+    fails_with(
+        |w| {
+            w.frame(kind::HEADERS, flag::END_HEADERS, 1, b"\x80");
+        },
         ErrorCode::Compression,
     );
     fails_with(
-        |w| drop(w.frame(kind::SETTINGS, 0, 0, &[0, 4, 0x80, 0, 0, 0])),
+        |w| {
+            w.frame(kind::SETTINGS, 0, 0, &[0, 4, 0x80, 0, 0, 0]);
+        },
         ErrorCode::FlowControl,
     );
     fails_with(
-        |w| drop(w.frame(kind::SETTINGS, 0, 0, &[0, 5, 0, 0, 0x10, 0])),
+        |w| {
+            w.frame(kind::SETTINGS, 0, 0, &[0, 5, 0, 0, 0x10, 0]);
+        },
         ErrorCode::Protocol,
     );
     fails_with(
-        |w| drop(w.frame(kind::WINDOW_UPDATE, 0, 0, &0x7fff_ffffu32.to_be_bytes())),
+        |w| {
+            w.frame(kind::WINDOW_UPDATE, 0, 0, &0x7fff_ffffu32.to_be_bytes());
+        },
         ErrorCode::FlowControl,
     );
 }
