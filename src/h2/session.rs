@@ -46,6 +46,11 @@ pub const FLOOD_CREDIT: u32 = 10_000;
 /// Streams a connection may reset before their answer ended, net of the answers that
 /// ended; a browser cancels a few, an attack thousands.
 pub const RESET_CREDIT: u32 = 200;
+/// Request heads waiting to be taken are held up to about this many bytes; then
+/// [`Session::receive`] stops early until the caller has taken them. A header block of
+/// a few bytes can reference a 4 KiB table entry into a 64 KiB head, so without this
+/// one read's worth of HEADERS could queue 128 of them.
+pub const MAX_QUEUED: usize = 128 * 1024;
 /// The connection's receive window is given back in updates of at least this much.
 const WINDOW_REFILL: u32 = DEFAULT_WINDOW as u32 / 2;
 
@@ -93,6 +98,8 @@ pub struct Session {
     streams: Vec<Stream>,
     /// Requests whose heads are complete, not yet taken by the caller.
     requests: VecDeque<(u32, Head)>,
+    /// The bytes of the heads in `requests`.
+    queued: usize,
     /// Heads given back by the caller, to be reused.
     spare: Vec<Vec<u8>>,
     /// The highest stream the client has opened.
@@ -130,6 +137,7 @@ impl Session {
             builder: HeadBuilder::default(),
             streams: Vec::new(),
             requests: VecDeque::new(),
+            queued: 0,
             spare: Vec::new(),
             last_stream: 0,
             block: None,
@@ -149,7 +157,9 @@ impl Session {
     }
 
     /// Takes the whole frames at the start of `input` (the preface first); returns how
-    /// many bytes it used. The rest is an unfinished frame: call again with more.
+    /// many bytes it used. The rest is an unfinished frame (call again with more), or
+    /// whole frames left while [`MAX_QUEUED`] bytes of heads wait to be taken (call
+    /// again once they are: [`Session::wants_input`]).
     pub fn receive(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Fatal> {
         let mut pos = 0;
         if !self.preface_seen {
@@ -164,6 +174,9 @@ impl Session {
             pos = PREFACE.len();
         }
         while let Some(h) = Header::parse(&input[pos..]) {
+            if self.queued >= MAX_QUEUED {
+                break;
+            }
             if h.len > DEFAULT_MAX_FRAME {
                 return Err(self.fail(ErrorCode::FrameSize, out));
             }
@@ -183,6 +196,9 @@ impl Session {
     /// The next request to answer: its stream and head. Streams reset since are skipped.
     pub fn next_request(&mut self) -> Option<(u32, Head)> {
         while let Some((id, head)) = self.requests.pop_front() {
+            if let Head::Complete(v) = &head {
+                self.queued -= v.capacity();
+            }
             if self.stream(id).is_some() {
                 return Some((id, head));
             }
@@ -260,6 +276,12 @@ impl Session {
             frame::write_goaway(out, self.last_stream, ErrorCode::NoError);
             self.going_away = Some(self.last_stream);
         }
+    }
+
+    /// Whether whole frames may have been left in the input for want of room, which
+    /// there now is: call [`Session::receive`] again with what is left.
+    pub fn wants_input(&self) -> bool {
+        self.queued < MAX_QUEUED
     }
 
     /// Streams open (requests received and not yet fully answered).
@@ -541,6 +563,7 @@ impl Session {
                 frame::write_rst_stream(out, stream, ErrorCode::Protocol);
                 return self.idle_frame();
             }
+            self.queued += head.capacity();
             Head::Complete(head)
         } else {
             Head::TooLarge

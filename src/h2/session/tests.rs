@@ -464,3 +464,37 @@ fn after_goaway_new_streams_are_not_processed() {
     s.write_headers(1, b"\x88", true, &mut out);
     assert!(s.finished());
 }
+
+#[test]
+fn heads_waiting_to_be_taken_are_bounded() {
+    let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    // A 4000-byte entry into the table, then streams whose few bytes reference it 15
+    // times: a 60 KiB head each.
+    let mut first = request_block("/");
+    first.extend_from_slice(&[0x40, 1, b'x', 0x7f, 0xa1, 0x1e]);
+    first.extend(std::iter::repeat_n(b'v', 4000));
+    w.frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &first);
+    for i in 1..MAX_CONCURRENT_STREAMS {
+        let mut block = request_block("/");
+        block.extend(std::iter::repeat_n(0x80 | 62, 15));
+        w.frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 2 * i + 1, &block);
+    }
+    let mut input = &w.0[..];
+    let mut answered = 0;
+    loop {
+        let used = s.receive(input, &mut out).unwrap();
+        assert!(s.buffered() < MAX_QUEUED + 2 * MAX_HEADER_LIST, "{}", s.buffered());
+        input = &input[used..];
+        while let Some((id, head)) = s.next_request() {
+            s.write_headers(id, b"\x88", true, &mut out);
+            s.recycle(head);
+            answered += 1;
+        }
+        if input.is_empty() {
+            break;
+        }
+        assert!(used > 0 && s.wants_input());
+    }
+    assert_eq!(answered, MAX_CONCURRENT_STREAMS);
+}

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::{COPY_PIECE, Chunk, Conn, Context, Phase, Unsent, Want, hang_if_asked, reserve_within};
-use crate::h2::frame::{ErrorCode, PREFACE};
+use crate::h2::frame::{ErrorCode, HEADER_LEN, Header, PREFACE};
 use crate::h2::response::encode_head;
 use crate::h2::session::{Head, Session};
 use crate::http::request::{ParseError, Parsed, parse};
@@ -78,6 +78,8 @@ pub(super) struct H2 {
     block: Vec<u8>,
     /// The session failed: what is in the output (its GOAWAY) is the last thing sent.
     pub(super) failed: bool,
+    /// The session left whole frames in the input (its queue of heads was full).
+    held_back: bool,
 }
 
 impl H2 {
@@ -88,6 +90,7 @@ impl H2 {
             sending: VecDeque::new(),
             block: Vec::new(),
             failed: false,
+            held_back: false,
         }
     }
 
@@ -149,6 +152,10 @@ impl Conn {
             if !self.output.is_empty() {
                 continue;
             }
+            if self.h2.as_ref().is_some_and(|h| h.held_back && h.session.wants_input()) {
+                self.receive_h2();
+                continue;
+            }
             if drained && !self.peer_closed {
                 return self.settle_h2(ctx, now, Want::Read);
             }
@@ -179,6 +186,8 @@ impl Conn {
         match h2.session.receive(&self.input, &mut self.output) {
             Ok(used) => {
                 self.input.drain(..used);
+                h2.held_back = Header::parse(&self.input)
+                    .is_some_and(|h| self.input.len() >= HEADER_LEN + h.len);
             }
             Err(_) => {
                 h2.failed = true;
