@@ -49,8 +49,11 @@ fuzz_target!(|data: &[u8]| {
                 }
                 let n = cap.min(left);
                 left -= n;
-                s.write_data(id, n, left == 0, &mut out);
-                out.resize(out.len() + n, b'd');
+                s.write_data(id, n, left == 0, &mut out, |o| {
+                    o.resize(o.len() + n, b'd');
+                    Ok::<_, ()>(())
+                })
+                .unwrap();
                 if left == 0 {
                     break;
                 }

@@ -241,16 +241,26 @@ impl Session {
         }
     }
 
-    /// Appends the header of a DATA frame of `len` bytes, which the caller appends next;
-    /// `len` is at most what [`Session::send_capacity`] said.
-    pub fn write_data(&mut self, stream: u32, len: usize, end_stream: bool, out: &mut Vec<u8>) {
-        frame::write_header(
-            out,
-            len,
-            kind::DATA,
-            if end_stream { flag::END_STREAM } else { 0 },
-            stream,
-        );
+    /// Appends a DATA frame of `len` bytes, at most what [`Session::send_capacity`] said:
+    /// its header, then what `payload` appends (exactly `len` bytes), then anything the
+    /// stream's end calls for. If `payload` fails, nothing is appended and the windows
+    /// are as they were.
+    pub fn write_data<E>(
+        &mut self,
+        stream: u32,
+        len: usize,
+        end_stream: bool,
+        out: &mut Vec<u8>,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = out.len();
+        let flags = if end_stream { flag::END_STREAM } else { 0 };
+        frame::write_header(out, len, kind::DATA, flags, stream);
+        if let Err(e) = payload(out) {
+            out.truncate(start);
+            return Err(e);
+        }
+        debug_assert_eq!(out.len(), start + HEADER_LEN + len);
         self.conn_send_window -= len as i64;
         if let Some(s) = self.stream_mut(stream) {
             s.send_window -= len as i64;
@@ -259,6 +269,7 @@ impl Session {
         if end_stream {
             self.end_local(stream, out);
         }
+        Ok(())
     }
 
     /// Ends a stream the server cannot answer after all, with RST_STREAM.

@@ -88,8 +88,11 @@ fn a_request_is_answered_and_its_stream_ends() {
     assert_eq!(s.send_capacity(1), Some(DEFAULT_MAX_FRAME));
     out.clear();
     s.write_headers(1, b"\x88", false, &mut out);
-    s.write_data(1, 3, true, &mut out);
-    out.extend_from_slice(b"abc");
+    s.write_data(1, 3, true, &mut out, |o| {
+        o.extend_from_slice(b"abc");
+        Ok::<_, ()>(())
+    })
+    .unwrap();
     let f = frames(&out);
     assert_eq!((f[0].0, f[0].1), (kind::HEADERS, flag::END_HEADERS));
     assert_eq!(
@@ -395,7 +398,11 @@ fn flow_control_windows_bound_what_may_be_sent() {
     w.get(1, "/");
     s.receive(&w.0, &mut out).unwrap();
     assert_eq!(s.send_capacity(1), Some(10));
-    s.write_data(1, 10, false, &mut out);
+    s.write_data(1, 10, false, &mut out, |o| {
+        o.extend_from_slice(&[0; 10]);
+        Ok::<_, ()>(())
+    })
+    .unwrap();
     assert_eq!(s.send_capacity(1), Some(0));
     let mut w = Wire::default();
     w.frame(kind::WINDOW_UPDATE, 0, 1, &100_000u32.to_be_bytes());
@@ -474,17 +481,31 @@ fn heads_waiting_to_be_taken_are_bounded() {
     let mut first = request_block("/");
     first.extend_from_slice(&[0x40, 1, b'x', 0x7f, 0xa1, 0x1e]);
     first.extend(std::iter::repeat_n(b'v', 4000));
-    w.frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &first);
+    w.frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &first,
+    );
     for i in 1..MAX_CONCURRENT_STREAMS {
         let mut block = request_block("/");
         block.extend(std::iter::repeat_n(0x80 | 62, 15));
-        w.frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 2 * i + 1, &block);
+        w.frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            2 * i + 1,
+            &block,
+        );
     }
     let mut input = &w.0[..];
     let mut answered = 0;
     loop {
         let used = s.receive(input, &mut out).unwrap();
-        assert!(s.buffered() < MAX_QUEUED + 2 * MAX_HEADER_LIST, "{}", s.buffered());
+        assert!(
+            s.buffered() < MAX_QUEUED + 2 * MAX_HEADER_LIST,
+            "{}",
+            s.buffered()
+        );
         input = &input[used..];
         while let Some((id, head)) = s.next_request() {
             s.write_headers(id, b"\x88", true, &mut out);
@@ -497,4 +518,31 @@ fn heads_waiting_to_be_taken_are_bounded() {
         assert!(used > 0 && s.wants_input());
     }
     assert_eq!(answered, MAX_CONCURRENT_STREAMS);
+}
+
+#[test]
+fn the_last_data_frame_comes_whole_before_a_reset_that_ends_the_request() {
+    let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    // The request's body has not ended when its answer does.
+    w.frame(kind::HEADERS, flag::END_HEADERS, 1, &request_block("/"));
+    s.receive(&w.0, &mut out).unwrap();
+    let (id, _) = s.next_request().unwrap();
+    out.clear();
+    s.write_headers(id, b"\x88", false, &mut out);
+    s.write_data(id, 3, true, &mut out, |o| {
+        o.extend_from_slice(b"abc");
+        Ok::<_, ()>(())
+    })
+    .unwrap();
+    let f = frames(&out);
+    assert_eq!((f[1].0, &f[1].3[..]), (kind::DATA, &b"abc"[..]));
+    assert_eq!((f[2].0, f[2].2), (kind::RST_STREAM, 1));
+    // A payload that fails leaves nothing behind.
+    let (mut s, mut out) = session();
+    s.receive(&w.0, &mut out).unwrap();
+    let before = out.len();
+    assert_eq!(s.write_data(1, 3, true, &mut out, |_| Err(())), Err(()));
+    assert_eq!(out.len(), before);
+    assert_eq!(s.send_capacity(1), Some(DEFAULT_MAX_FRAME));
 }

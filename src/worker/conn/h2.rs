@@ -152,7 +152,11 @@ impl Conn {
             if !self.output.is_empty() {
                 continue;
             }
-            if self.h2.as_ref().is_some_and(|h| h.held_back && h.session.wants_input()) {
+            if self
+                .h2
+                .as_ref()
+                .is_some_and(|h| h.held_back && h.session.wants_input())
+            {
                 self.receive_h2();
                 continue;
             }
@@ -331,32 +335,37 @@ impl Conn {
                     Chunk::File { remaining, .. } => (*remaining).min(capacity as u64) as usize,
                 };
                 let end = len as u64 == total;
-                let start = self.output.len();
-                reserve_within(&mut self.output, 9 + len, super::MAX_OUTPUT);
-                h2.session
-                    .write_data(out.stream, len, end, &mut self.output);
-                let ok = match piece {
-                    Chunk::Bytes { data, pos } => {
-                        self.output.extend_from_slice(&data[*pos..*pos + len]);
-                        *pos += len;
-                        *pos == data.len()
-                    }
-                    Chunk::File { offset, remaining } => {
-                        let file = out.file.as_ref().expect("a file piece has its file");
-                        if file.append_to(&mut self.output, *offset, len).is_err() {
-                            // The file shrank under us: the promised length cannot be met.
-                            self.output.truncate(start);
-                            h2.session
-                                .reset(out.stream, ErrorCode::Internal, &mut self.output);
-                            progress = true;
-                            continue;
-                        }
-                        *offset += len as u64;
-                        *remaining -= len as u64;
-                        *remaining == 0
-                    }
+                reserve_within(&mut self.output, HEADER_LEN + len, super::MAX_OUTPUT);
+                let file = out.file.as_deref();
+                let written: Result<(), ()> =
+                    h2.session
+                        .write_data(out.stream, len, end, &mut self.output, |o| {
+                            match piece {
+                                Chunk::Bytes { data, pos } => {
+                                    o.extend_from_slice(&data[*pos..*pos + len]);
+                                    *pos += len;
+                                }
+                                Chunk::File { offset, remaining } => {
+                                    let file = file.ok_or(())?;
+                                    file.append_to(o, *offset, len).map_err(|_| ())?;
+                                    *offset += len as u64;
+                                    *remaining -= len as u64;
+                                }
+                            }
+                            Ok(())
+                        });
+                if written.is_err() {
+                    // The file shrank under us: the promised length cannot be met.
+                    h2.session
+                        .reset(out.stream, ErrorCode::Internal, &mut self.output);
+                    progress = true;
+                    continue;
+                }
+                let piece_done = match piece {
+                    Chunk::Bytes { data, pos } => *pos == data.len(),
+                    Chunk::File { remaining, .. } => *remaining == 0,
                 };
-                if ok {
+                if piece_done {
                     out.pieces.pop_front();
                 }
                 *budget = budget.saturating_sub(len as u64);
