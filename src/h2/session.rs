@@ -209,8 +209,10 @@ impl Session {
 
     /// Gives a head back once it has been answered, so the next request reuses it.
     pub fn recycle(&mut self, head: Head) {
+        // Ordinary heads only: one a bomb blew up to 64 KiB is not kept.
         if let Head::Complete(mut v) = head
             && self.spare.len() < 4
+            && v.capacity() <= 4096
         {
             v.clear();
             self.spare.push(v);

@@ -32,6 +32,10 @@ use crate::worker::transport::Wait;
 #[cfg(doc)]
 use super::READ_CHUNK;
 
+/// Bodies held in memory (error pages, listings) past which no new request is taken
+/// until some are sent.
+const MAX_HELD: usize = 256 * 1024;
+
 /// How a new connection may turn out to speak HTTP/2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Detect {
@@ -96,16 +100,19 @@ impl H2 {
 
     /// The bytes held besides the connection's buffers.
     pub(super) fn buffered(&self) -> usize {
-        let pieces: usize = self
-            .sending
+        self.session.buffered() + self.block.capacity() + self.held()
+    }
+
+    /// Body bytes held in memory for the streams being sent.
+    fn held(&self) -> usize {
+        self.sending
             .iter()
             .flat_map(|o| &o.pieces)
             .map(|c| match c {
                 Chunk::Bytes { data, .. } => data.capacity(),
                 Chunk::File { .. } => 0,
             })
-            .sum();
-        self.session.buffered() + self.block.capacity() + pieces
+            .sum()
     }
 
     /// The connection ends here (a timeout): GOAWAY, if none was sent.
@@ -222,10 +229,16 @@ impl Conn {
     }
 
     /// Answers every request whose head is complete: its HEADERS now, its body queued.
+    /// Requests wait in the session while the bodies held in memory (error pages,
+    /// listings) pass [`MAX_HELD`], so 128 streams asking for a large listing cost one
+    /// listing's worth at a time, not 128.
     fn answer_h2(&mut self, ctx: &mut Context, now: Instant) {
         let secure = self.transport.is_secure();
         loop {
             let Some(h2) = self.h2.as_mut() else { return };
+            if h2.held() > MAX_HELD {
+                return;
+            }
             let Some((stream, head)) = h2.session.next_request() else {
                 return;
             };
