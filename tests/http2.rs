@@ -173,6 +173,27 @@ fn alpn_picks_h2_on_tls_and_prior_knowledge_works_on_plain() {
     assert_eq!(srv.get("/page.html").status, 200);
 }
 
+/// Over TLS (ALPN h2) as over h2c: 1 KiB and 64 MiB arrive byte-exact, with their
+/// exact `content-length`, the 64 MiB one through windows released as data arrives.
+#[test]
+fn tls_and_h2c_downloads_are_byte_exact() {
+    let root = h2_site(true);
+    let (srv, https) = start_tls(root.path(), 2, &[]);
+    for (path, want) in [("/1k.html", vec![b'x'; 1024]), ("/64m.bin", pattern(BIG))] {
+        for r in [
+            h2c::tls_one(https, "GET", path, &[]),
+            h2c::get(srv.addr, path),
+        ] {
+            assert_eq!(r.status, 200, "{path}");
+            assert_eq!(
+                r.header("content-length"),
+                Some(want.len().to_string().as_str())
+            );
+            assert!(r.body == want, "{path}: {} bytes differ", r.body.len());
+        }
+    }
+}
+
 /// `--http2 off`, and `http2 = "off"` in a `-c` file: ALPN offers only http/1.1, and
 /// a prior-knowledge preface on the plain listener gets no SETTINGS frame (a 400 or a
 /// close); HTTP/1.1 is served as before.
