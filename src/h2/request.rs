@@ -25,6 +25,7 @@ pub struct HeadBuilder {
     fields: Vec<u8>,
     regular: bool,
     host: Option<(usize, usize)>,
+    content_length: Option<u64>,
     malformed: bool,
 }
 
@@ -43,6 +44,7 @@ impl HeadBuilder {
         self.fields.clear();
         self.regular = false;
         self.host = None;
+        self.content_length = None;
         self.malformed = false;
     }
 
@@ -88,6 +90,11 @@ impl HeadBuilder {
                 self.malformed = true;
                 return;
             }
+            // The first, if a number: what the body's DATA must add up to. Anything
+            // else is the HTTP/1.1 parser's to refuse.
+            b"content-length" if self.content_length.is_none() => {
+                self.content_length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+            }
             b"host" => {
                 if self.host.is_some() {
                     self.malformed = true;
@@ -101,6 +108,11 @@ impl HeadBuilder {
         self.fields.extend_from_slice(b": ");
         self.fields.extend_from_slice(value);
         self.fields.extend_from_slice(b"\r\n");
+    }
+
+    /// The request's `content-length`, when it has one that is a number.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
     }
 
     /// The head, written into `head` (cleared first), once the block has ended.

@@ -51,6 +51,13 @@ pub const RESET_CREDIT: u32 = 200;
 /// a few bytes can reference a 4 KiB table entry into a 64 KiB head, so without this
 /// one read's worth of HEADERS could queue 128 of them.
 pub const MAX_QUEUED: usize = 128 * 1024;
+/// A request with a body is answered once the body has ended, or once this much of it
+/// has come (the stream's receive window is not given back, so a larger body would
+/// wait for ever): then the rest is declined with RST_STREAM NO_ERROR after the answer.
+const EARLY_ANSWER: u64 = DEFAULT_WINDOW as u64 / 2;
+/// Streams remembered after they closed, so that a late frame on one is told apart from
+/// a frame on a stream that never was (RFC 9113 §5.1).
+const CLOSED_MEMORY: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
 /// The connection's receive window is given back in updates of at least this much.
 const WINDOW_REFILL: u32 = DEFAULT_WINDOW as u32 / 2;
 
@@ -76,6 +83,13 @@ struct Stream {
     recv_window: i64,
     /// The client has ended its side (END_STREAM).
     remote_closed: bool,
+    /// The request's head, held until its body has ended (or [`EARLY_ANSWER`] of it
+    /// has come), so that a body that belies its `content-length` is refused first.
+    pending: Option<Head>,
+    /// The request's `content-length`, which its DATA must add up to.
+    content_length: Option<u64>,
+    /// Body bytes received.
+    received: u64,
 }
 
 /// What a header block being received is for.
@@ -85,6 +99,9 @@ enum Target {
     Request { end_stream: bool },
     /// Trailers of an open stream.
     Trailers { end_stream: bool },
+    /// A request that is malformed whatever its fields (it depends on itself): decoded,
+    /// then reset.
+    Malformed,
     /// A stream over the limit: decoded (the table must follow), then refused.
     Refuse,
     /// Decoded and dropped: a closed stream's, or a new one after GOAWAY.
@@ -104,6 +121,9 @@ pub struct Session {
     spare: Vec<Vec<u8>>,
     /// The highest stream the client has opened.
     last_stream: u32,
+    /// Streams closed lately, and whether the server reset them (then late frames on
+    /// them are expected and ignored).
+    closed: VecDeque<(u32, bool)>,
     /// The header block being received, with its stream.
     block: Option<(u32, Target)>,
     block_buf: Vec<u8>,
@@ -140,6 +160,7 @@ impl Session {
             queued: 0,
             spare: Vec::new(),
             last_stream: 0,
+            closed: VecDeque::new(),
             block: None,
             block_buf: Vec::new(),
             preface_seen: false,
@@ -276,8 +297,7 @@ impl Session {
 
     /// Ends a stream the server cannot answer after all, with RST_STREAM.
     pub fn reset(&mut self, stream: u32, code: ErrorCode, out: &mut Vec<u8>) {
-        if let Some(i) = self.streams.iter().position(|s| s.id == stream) {
-            self.streams.swap_remove(i);
+        if self.remove(stream, true).is_some() {
             frame::write_rst_stream(out, stream, code);
         }
     }
@@ -344,15 +364,52 @@ impl Session {
         self.streams.iter_mut().find(|s| s.id == id)
     }
 
-    fn remove(&mut self, id: u32) -> Option<Stream> {
+    /// Closes a stream; `by_us`: with a RST_STREAM the server sent.
+    fn remove(&mut self, id: u32, by_us: bool) -> Option<Stream> {
         let i = self.streams.iter().position(|s| s.id == id)?;
-        Some(self.streams.remove(i))
+        let s = self.streams.remove(i);
+        if let Some(Head::Complete(v)) = &s.pending {
+            self.queued -= v.capacity();
+        }
+        self.remember_closed(id, by_us);
+        Some(s)
+    }
+
+    fn remember_closed(&mut self, id: u32, by_us: bool) {
+        if self.closed.len() == CLOSED_MEMORY {
+            self.closed.pop_front();
+        }
+        self.closed.push_back((id, by_us));
+    }
+
+    /// For a stream not open: Some(true) if the server reset it lately, Some(false) if
+    /// it closed otherwise lately, None if it is not remembered.
+    fn closed_by_us(&self, id: u32) -> Option<bool> {
+        self.closed.iter().rev().find(|c| c.0 == id).map(|c| c.1)
+    }
+
+    /// A stream error: RST_STREAM for a stream that was never opened here.
+    fn refuse(&mut self, id: u32, code: ErrorCode, out: &mut Vec<u8>) -> Result<(), ErrorCode> {
+        frame::write_rst_stream(out, id, code);
+        self.remember_closed(id, true);
+        self.idle_frame()
+    }
+
+    /// The request on `s` has ended (or sent enough of its body): its head goes to the
+    /// queue of requests to answer.
+    fn release(&mut self, id: u32) {
+        if let Some(s) = self.stream_mut(id)
+            && let Some(head) = s.pending.take()
+        {
+            self.requests.push_back((id, head));
+        }
     }
 
     /// The server's side of `stream` ended: a request still sending its body is told,
     /// without error, that the rest is not needed (RFC 9113 §8.1).
     fn end_local(&mut self, stream: u32, out: &mut Vec<u8>) {
-        if let Some(s) = self.remove(stream) {
+        let remote_open = self.stream(stream).is_some_and(|s| !s.remote_closed);
+        if let Some(s) = self.remove(stream, remote_open) {
             self.reset_credit = (self.reset_credit + 1).min(RESET_CREDIT);
             if !s.remote_closed {
                 frame::write_rst_stream(out, stream, ErrorCode::NoError);
@@ -388,8 +445,12 @@ impl Session {
                     return Err(ErrorCode::Protocol);
                 }
                 if h.len != 5 {
-                    frame::write_rst_stream(out, h.stream, ErrorCode::FrameSize);
-                    self.remove(h.stream);
+                    self.remove(h.stream, true);
+                    return self.refuse(h.stream, ErrorCode::FrameSize, out);
+                }
+                if depends_on_itself(h.stream, payload) {
+                    self.remove(h.stream, true);
+                    return self.refuse(h.stream, ErrorCode::Protocol, out);
                 }
                 self.idle_frame()
             }
@@ -447,20 +508,37 @@ impl Session {
             self.idle_frame()?;
         }
         let Some(s) = self.stream_mut(h.stream) else {
-            // A stream already ended here (answered, or reset): its late data is dropped.
-            return Ok(());
+            // Data the client sent before it saw the server's reset is dropped; on a
+            // stream closed otherwise it is a stream error (RFC 9113 §5.1).
+            if self.closed_by_us(h.stream) == Some(true) {
+                return Ok(());
+            }
+            return self.refuse(h.stream, ErrorCode::StreamClosed, out);
         };
         if s.remote_closed {
             self.reset(h.stream, ErrorCode::StreamClosed, out);
             return Ok(());
         }
         s.recv_window -= len;
+        s.received += body.len() as u64;
         if s.recv_window < 0 {
             self.reset(h.stream, ErrorCode::FlowControl, out);
             return Ok(());
         }
-        if h.has(flag::END_STREAM) {
+        let end = h.has(flag::END_STREAM);
+        // A body longer, or at its end shorter, than its content-length is malformed
+        // (RFC 9113 §8.1.1).
+        if s.content_length
+            .is_some_and(|n| s.received > n || (end && s.received != n))
+        {
+            self.reset(h.stream, ErrorCode::Protocol, out);
+            return Ok(());
+        }
+        if end {
             s.remote_closed = true;
+        }
+        if end || s.received >= EARLY_ANSWER {
+            self.release(h.stream);
         }
         Ok(())
     }
@@ -470,8 +548,11 @@ impl Session {
             return Err(ErrorCode::Protocol);
         }
         let mut fragment = frame::unpad(&h, payload).ok_or(ErrorCode::Protocol)?;
+        let mut loops = false;
         if h.has(flag::PRIORITY) {
-            // Priorities are accepted and ignored (RFC 9113 §5.3.2).
+            // Priorities are accepted and ignored (RFC 9113 §5.3.2), but a stream may
+            // not depend on itself (§5.3.1).
+            loops = depends_on_itself(h.stream, fragment);
             fragment = fragment.get(5..).ok_or(ErrorCode::FrameSize)?;
         }
         let end_stream = h.has(flag::END_STREAM);
@@ -481,12 +562,20 @@ impl Session {
             }
             Target::Trailers { end_stream }
         } else if h.stream <= self.last_stream {
-            // Ended here already (answered or reset); the block still feeds the table.
-            Target::Ignore
+            match self.closed_by_us(h.stream) {
+                // Trailers the client sent before it saw the server's reset; the block
+                // still feeds the table.
+                Some(true) => Target::Ignore,
+                Some(false) => return Err(ErrorCode::StreamClosed),
+                // A stream id lower than one already used (RFC 9113 §5.1.1).
+                None => return Err(ErrorCode::Protocol),
+            }
         } else {
             self.last_stream = h.stream;
             if self.going_away.is_some() || self.peer_going_away {
                 Target::Ignore
+            } else if loops {
+                Target::Malformed
             } else if self.streams.len() >= MAX_CONCURRENT_STREAMS as usize {
                 Target::Refuse
             } else {
@@ -542,27 +631,30 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Result<(), ErrorCode> {
         let Target::Request { end_stream } = target else {
-            // Decoded for the table's sake only.
+            // Decoded for the table's sake, and for trailers, checked: they may carry
+            // no pseudo-header field (RFC 9113 §8.1).
+            let mut pseudo = false;
             self.decoder
-                .decode(block, 0, |_, _| {})
+                .decode(block, MAX_HEADER_LIST, |n, _| pseudo |= n.starts_with(b":"))
                 .map_err(|_| ErrorCode::Compression)?;
-            match target {
-                Target::Refuse => {
-                    frame::write_rst_stream(out, stream, ErrorCode::RefusedStream);
-                    return self.idle_frame();
-                }
-                Target::Trailers { end_stream: true } => {
-                    if let Some(s) = self.stream_mut(stream) {
+            return match target {
+                Target::Refuse => self.refuse(stream, ErrorCode::RefusedStream, out),
+                Target::Malformed => self.refuse(stream, ErrorCode::Protocol, out),
+                // Trailers must end the stream, and the body its content-length.
+                Target::Trailers { end_stream } => {
+                    let short = self
+                        .stream(stream)
+                        .is_some_and(|s| s.content_length.is_some_and(|n| n != s.received));
+                    if pseudo || !end_stream || short {
+                        self.reset(stream, ErrorCode::Protocol, out);
+                    } else if let Some(s) = self.stream_mut(stream) {
                         s.remote_closed = true;
+                        self.release(stream);
                     }
+                    Ok(())
                 }
-                // Trailers must end the stream (RFC 9113 §8.1).
-                Target::Trailers { end_stream: false } => {
-                    self.reset(stream, ErrorCode::Protocol, out);
-                }
-                _ => {}
-            }
-            return Ok(());
+                _ => Ok(()),
+            };
         };
         self.builder.reset();
         let builder = &mut self.builder;
@@ -570,11 +662,15 @@ impl Session {
             .decoder
             .decode(block, MAX_HEADER_LIST, |n, v| builder.field(n, v))
             .map_err(|_| ErrorCode::Compression)?;
+        let content_length = self.builder.content_length();
+        // No body, yet a length that says there is one (RFC 9113 §8.1.1).
+        if end_stream && content_length.is_some_and(|n| n != 0) {
+            return self.refuse(stream, ErrorCode::Protocol, out);
+        }
         let head = if complete {
             let mut head = self.spare.pop().unwrap_or_default();
             if self.builder.finish(&mut head).is_err() {
-                frame::write_rst_stream(out, stream, ErrorCode::Protocol);
-                return self.idle_frame();
+                return self.refuse(stream, ErrorCode::Protocol, out);
             }
             self.queued += head.capacity();
             Head::Complete(head)
@@ -586,8 +682,15 @@ impl Session {
             send_window: self.peer_initial_window,
             recv_window: DEFAULT_WINDOW,
             remote_closed: end_stream,
+            pending: None,
+            content_length,
+            received: 0,
         });
-        self.requests.push_back((stream, head));
+        if end_stream {
+            self.requests.push_back((stream, head));
+        } else if let Some(s) = self.stream_mut(stream) {
+            s.pending = Some(head);
+        }
         Ok(())
     }
 
@@ -601,7 +704,7 @@ impl Session {
         if h.stream > self.last_stream {
             return Err(ErrorCode::Protocol);
         }
-        if self.remove(h.stream).is_none() {
+        if self.remove(h.stream, false).is_none() {
             return self.idle_frame();
         }
         self.reset_credit = self.reset_credit.saturating_sub(1);
@@ -702,6 +805,14 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// A PRIORITY frame's payload, or a HEADERS frame's priority fields, naming `stream`
+/// as its own dependency.
+fn depends_on_itself(stream: u32, priority: &[u8]) -> bool {
+    priority
+        .first_chunk::<4>()
+        .is_some_and(|d| u32::from_be_bytes(*d) & 0x7fff_ffff == stream)
 }
 
 #[cfg(test)]

@@ -354,7 +354,7 @@ fn an_hpack_bomb_gets_431_not_memory() {
     block.extend(std::iter::repeat_n(0x80 | 62, 8000));
     let mut w = Wire::preface();
     let (first, rest) = block.split_at(block.len() / 2);
-    w.frame(kind::HEADERS, 0, 1, first);
+    w.frame(kind::HEADERS, flag::END_STREAM, 1, first);
     w.frame(kind::CONTINUATION, flag::END_HEADERS, 1, rest);
     s.receive(&w.0, &mut out).unwrap();
     assert_eq!(s.next_request(), Some((1, Head::TooLarge)));
@@ -524,8 +524,14 @@ fn heads_waiting_to_be_taken_are_bounded() {
 fn the_last_data_frame_comes_whole_before_a_reset_that_ends_the_request() {
     let (mut s, mut out) = session();
     let mut w = Wire::preface();
-    // The request's body has not ended when its answer does.
+    // The request's body has not ended when its answer does: it is answered once
+    // half a window of it has come.
     w.frame(kind::HEADERS, flag::END_HEADERS, 1, &request_block("/"));
+    w.frame(kind::DATA, 0, 1, &[0; 16_384]);
+    s.receive(&w.0, &mut out).unwrap();
+    assert!(s.next_request().is_none());
+    let mut w = Wire::default();
+    w.frame(kind::DATA, 0, 1, &[0; 16_384]);
     s.receive(&w.0, &mut out).unwrap();
     let (id, _) = s.next_request().unwrap();
     out.clear();
@@ -540,9 +546,127 @@ fn the_last_data_frame_comes_whole_before_a_reset_that_ends_the_request() {
     assert_eq!((f[2].0, f[2].2), (kind::RST_STREAM, 1));
     // A payload that fails leaves nothing behind.
     let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    w.get(1, "/");
     s.receive(&w.0, &mut out).unwrap();
     let before = out.len();
     assert_eq!(s.write_data(1, 3, true, &mut out, |_| Err(())), Err(()));
     assert_eq!(out.len(), before);
     assert_eq!(s.send_capacity(1), Some(DEFAULT_MAX_FRAME));
+}
+
+/// Streams closed here, a request body against its content-length, trailers, and a
+/// stream that depends on itself: RFC 9113 §5.1, §5.3.1, §8.1.
+#[test]
+fn closed_streams_bodies_trailers_and_priorities() {
+    let post = |cl: Option<&str>| {
+        let mut b = Vec::new();
+        for (n, v) in [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":authority", "a"),
+        ] {
+            encode_field(n.as_bytes(), v.as_bytes(), &mut b);
+        }
+        if let Some(cl) = cl {
+            encode_field(b"content-length", cl.as_bytes(), &mut b);
+        }
+        b
+    };
+    let rst = |out: &[u8], id: u32| {
+        frames(out)
+            .iter()
+            .find(|f| f.0 == kind::RST_STREAM && f.2 == id)
+            .map(|f| u32::from_be_bytes(f.3[..4].try_into().unwrap()))
+    };
+    // A body that ends as long as its content-length says is answered at its end.
+    let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    w.frame(kind::HEADERS, flag::END_HEADERS, 1, &post(Some("4")));
+    w.frame(kind::DATA, 0, 1, b"ab");
+    s.receive(&w.0, &mut out).unwrap();
+    assert!(s.next_request().is_none());
+    let mut w = Wire::default();
+    w.frame(kind::DATA, flag::END_STREAM, 1, b"cd");
+    s.receive(&w.0, &mut out).unwrap();
+    assert_eq!(s.next_request().map(|r| r.0), Some(1));
+    // Longer, or shorter at its end: the stream is reset, the connection goes on.
+    for (cl, body) in [("1", &b"abcd"[..]), ("5", &b"abcd"[..])] {
+        let (mut s, mut out) = session();
+        let mut w = Wire::preface();
+        w.frame(kind::HEADERS, flag::END_HEADERS, 1, &post(Some(cl)));
+        w.frame(kind::DATA, flag::END_STREAM, 1, body);
+        w.get(3, "/");
+        s.receive(&w.0, &mut out).unwrap();
+        assert_eq!(rst(&out, 1), Some(ErrorCode::Protocol as u32), "{cl}");
+        assert_eq!(s.next_request().map(|r| r.0), Some(3));
+    }
+    let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    w.frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &post(Some("3")),
+    );
+    s.receive(&w.0, &mut out).unwrap();
+    assert_eq!(rst(&out, 1), Some(ErrorCode::Protocol as u32));
+    // Trailers end the request; with a pseudo-header field they are malformed.
+    for (trailer, ok) in [(&b"x-t"[..], true), (&b":path"[..], false)] {
+        let (mut s, mut out) = session();
+        let mut t = Vec::new();
+        encode_field(trailer, b"1", &mut t);
+        let mut w = Wire::preface();
+        w.frame(kind::HEADERS, flag::END_HEADERS, 1, &post(None));
+        w.frame(kind::HEADERS, flag::END_HEADERS | flag::END_STREAM, 1, &t);
+        s.receive(&w.0, &mut out).unwrap();
+        assert_eq!(s.next_request().is_some(), ok);
+        assert_eq!(rst(&out, 1).is_some(), !ok);
+    }
+    // DATA on a stream closed by its answer: STREAM_CLOSED; HEADERS on it ends the
+    // connection; a lower stream id never used is a PROTOCOL_ERROR.
+    let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    w.get(3, "/");
+    s.receive(&w.0, &mut out).unwrap();
+    let (id, _) = s.next_request().unwrap();
+    s.write_headers(id, b"\x88", true, &mut out);
+    let mut w = Wire::default();
+    w.frame(kind::DATA, 0, 3, b"late");
+    out.clear();
+    s.receive(&w.0, &mut out).unwrap();
+    assert_eq!(rst(&out, 3), Some(ErrorCode::StreamClosed as u32));
+    let mut w = Wire::default();
+    w.get(1, "/");
+    assert_eq!(s.receive(&w.0, &mut out), Err(Fatal(ErrorCode::Protocol)));
+    let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    w.get(3, "/");
+    s.receive(&w.0, &mut out).unwrap();
+    let (id, _) = s.next_request().unwrap();
+    s.write_headers(id, b"\x88", true, &mut out);
+    let mut w = Wire::default();
+    w.get(3, "/");
+    assert_eq!(
+        s.receive(&w.0, &mut out),
+        Err(Fatal(ErrorCode::StreamClosed))
+    );
+    // A stream depending on itself, in HEADERS or PRIORITY, is reset.
+    let (mut s, mut out) = session();
+    let mut w = Wire::preface();
+    let mut p = 1u32.to_be_bytes().to_vec();
+    p.push(16);
+    p.extend_from_slice(&request_block("/"));
+    w.frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM | flag::PRIORITY,
+        1,
+        &p,
+    );
+    w.frame(kind::PRIORITY, 0, 5, &[0, 0, 0, 5, 16]);
+    s.receive(&w.0, &mut out).unwrap();
+    assert_eq!(rst(&out, 1), Some(ErrorCode::Protocol as u32));
+    assert_eq!(rst(&out, 5), Some(ErrorCode::Protocol as u32));
+    assert!(s.next_request().is_none());
 }

@@ -84,6 +84,8 @@ pub(super) struct H2 {
     pub(super) failed: bool,
     /// The session left whole frames in the input (its queue of heads was full).
     held_back: bool,
+    /// A request was answered since the deadline was last set.
+    answered: bool,
 }
 
 impl H2 {
@@ -95,6 +97,7 @@ impl H2 {
             block: Vec::new(),
             failed: false,
             held_back: false,
+            answered: false,
         }
     }
 
@@ -212,7 +215,7 @@ impl Conn {
     /// held by a window) runs on the send timeout, which progress renews; a frame or
     /// header block begun on the header timeout; nothing at all on the keep-alive one.
     fn settle_h2(&mut self, ctx: &Context, now: Instant, want: Want) -> Want {
-        let Some(h2) = self.h2.as_ref() else {
+        let Some(h2) = self.h2.as_mut() else {
             return want;
         };
         let phase = if self.output_pos < self.output.len() || !h2.sending.is_empty() {
@@ -222,7 +225,10 @@ impl Conn {
         } else {
             Phase::Idle
         };
-        if phase != self.phase {
+        // The keep-alive time counts from the last answer, however the connection got
+        // back to idle (sending moved the deadline on to the send timeout).
+        let answered = std::mem::take(&mut h2.answered);
+        if phase != self.phase || (phase == Phase::Idle && answered) {
             self.set_phase(phase, ctx, now);
         }
         want
@@ -267,6 +273,7 @@ impl Conn {
                 }
             };
             h2.session.recycle(head);
+            h2.answered = true;
             ctx.served += 1;
             self.tally.response(response.status.code());
             h2.block.clear();
