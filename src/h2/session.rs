@@ -51,6 +51,10 @@ pub const RESET_CREDIT: u32 = 200;
 /// a few bytes can reference a 4 KiB table entry into a 64 KiB head, so without this
 /// one read's worth of HEADERS could queue 128 of them.
 pub const MAX_QUEUED: usize = 128 * 1024;
+/// The largest DATA payload sent, whatever larger frames the peer allows: a frame is
+/// gathered whole in the connection's output buffer before it is written, so the
+/// peer's SETTINGS_MAX_FRAME_SIZE (up to 16 MiB) must not size that buffer.
+pub const MAX_DATA_FRAME: usize = DEFAULT_MAX_FRAME;
 /// A request with a body is answered once the body has ended, or once this much of it
 /// has come (the stream's receive window is not given back, so a larger body would
 /// wait for ever): then the rest is declined with RST_STREAM NO_ERROR after the answer.
@@ -246,7 +250,11 @@ impl Session {
     pub fn send_capacity(&self, stream: u32) -> Option<usize> {
         let s = self.stream(stream)?;
         let window = s.send_window.min(self.conn_send_window).max(0);
-        Some((window as usize).min(self.peer_max_frame))
+        Some(
+            (window as usize)
+                .min(self.peer_max_frame)
+                .min(MAX_DATA_FRAME),
+        )
     }
 
     /// Appends a response's header block as HEADERS (and CONTINUATIONs); `end_stream`
@@ -349,7 +357,9 @@ impl Session {
 
     fn fail(&mut self, code: ErrorCode, out: &mut Vec<u8>) -> Fatal {
         if self.going_away != Some(u32::MAX) {
-            frame::write_goaway(out, self.last_stream, code);
+            // Never more than a GOAWAY already said (RFC 9113 §6.8).
+            let last = self.going_away.unwrap_or(self.last_stream);
+            frame::write_goaway(out, last, code);
             // Nothing more is sent after this GOAWAY.
             self.going_away = Some(u32::MAX);
         }
@@ -444,15 +454,20 @@ impl Session {
                 if h.stream == 0 {
                     return Err(ErrorCode::Protocol);
                 }
-                if h.len != 5 {
-                    self.remove(h.stream, true);
-                    return self.refuse(h.stream, ErrorCode::FrameSize, out);
+                let code = if h.len != 5 {
+                    ErrorCode::FrameSize
+                } else if depends_on_itself(h.stream, payload) {
+                    ErrorCode::Protocol
+                } else {
+                    return self.idle_frame();
+                };
+                // A stream error (RFC 9113 §6.3, §5.3.1), but a stream still idle may
+                // not be reset (§6.4): then the connection's.
+                if h.stream > self.last_stream {
+                    return Err(code);
                 }
-                if depends_on_itself(h.stream, payload) {
-                    self.remove(h.stream, true);
-                    return self.refuse(h.stream, ErrorCode::Protocol, out);
-                }
-                self.idle_frame()
+                self.remove(h.stream, true);
+                self.refuse(h.stream, code, out)
             }
             kind::RST_STREAM => self.rst_stream(h, payload),
             kind::SETTINGS => self.settings(h, payload, out),

@@ -407,13 +407,14 @@ fn flow_control_windows_bound_what_may_be_sent() {
     let mut w = Wire::default();
     w.frame(kind::WINDOW_UPDATE, 0, 1, &100_000u32.to_be_bytes());
     s.receive(&w.0, &mut out).unwrap();
-    // Now the connection's window (65535 - 10) and the frame size bound it.
-    assert_eq!(s.send_capacity(1), Some(20_000));
+    // Now the connection's window (65535 - 10) and the frame size bound it; however
+    // large the peer allows frames to be, DATA frames stay at MAX_DATA_FRAME.
+    assert_eq!(s.send_capacity(1), Some(MAX_DATA_FRAME));
     // Shrinking the initial window takes from open streams too.
     let mut w = Wire::default();
     w.frame(kind::SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0]);
     s.receive(&w.0, &mut out).unwrap();
-    assert_eq!(s.send_capacity(1), Some(20_000));
+    assert_eq!(s.send_capacity(1), Some(MAX_DATA_FRAME));
     let mut w = Wire::default();
     w.frame(kind::SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0]);
     w.frame(kind::SETTINGS, 0, 0, &[0, 4, 0, 1, 0x86, 0xa0]);
@@ -664,9 +665,17 @@ fn closed_streams_bodies_trailers_and_priorities() {
         1,
         &p,
     );
-    w.frame(kind::PRIORITY, 0, 5, &[0, 0, 0, 5, 16]);
+    w.frame(kind::PRIORITY, 0, 1, &[0, 0, 0, 1, 16]);
     s.receive(&w.0, &mut out).unwrap();
     assert_eq!(rst(&out, 1), Some(ErrorCode::Protocol as u32));
-    assert_eq!(rst(&out, 5), Some(ErrorCode::Protocol as u32));
     assert!(s.next_request().is_none());
+    // On a stream still idle, which may not be reset: the connection's error.
+    let mut w = Wire::default();
+    w.frame(kind::PRIORITY, 0, 5, &[0, 0, 0, 5, 16]);
+    assert_eq!(s.receive(&w.0, &mut out), Err(Fatal(ErrorCode::Protocol)));
+    let mut w = Wire::default();
+    w.frame(kind::PRIORITY, 0, 7, &[0, 0, 0, 5]);
+    let (mut s, mut out) = session();
+    s.receive(&Wire::preface().0, &mut out).unwrap();
+    assert_eq!(s.receive(&w.0, &mut out), Err(Fatal(ErrorCode::FrameSize)));
 }
