@@ -55,10 +55,12 @@ pub const MAX_QUEUED: usize = 128 * 1024;
 /// gathered whole in the connection's output buffer before it is written, so the
 /// peer's SETTINGS_MAX_FRAME_SIZE (up to 16 MiB) must not size that buffer.
 pub const MAX_DATA_FRAME: usize = DEFAULT_MAX_FRAME;
-/// A request with a body is answered once the body has ended, or once this much of it
-/// has come (the stream's receive window is not given back, so a larger body would
-/// wait for ever): then the rest is declined with RST_STREAM NO_ERROR after the answer.
-const EARLY_ANSWER: u64 = DEFAULT_WINDOW as u64 / 2;
+/// A request with a body is answered once the body has ended (read and dropped, its
+/// stream's window given back as it comes), or once this much of it has come, as
+/// HTTP/1.1 refuses larger bodies (`http::request::MAX_BODY`): then the rest is
+/// declined with RST_STREAM NO_ERROR after the answer. Clients (curl among them) take
+/// an answer best once they have sent the whole request.
+const EARLY_ANSWER: u64 = crate::http::request::MAX_BODY;
 /// Streams remembered after they closed, so that a late frame on one is told apart from
 /// a frame on a stream that never was (RFC 9113 §5.1).
 const CLOSED_MEMORY: usize = 2 * MAX_CONCURRENT_STREAMS as usize;
@@ -554,8 +556,17 @@ impl Session {
         }
         if end || s.received >= EARLY_ANSWER {
             self.release(h.stream);
+        } else if s.pending.is_some() && h.len > 0 {
+            // Waiting for the rest of the body: let it come.
+            s.recv_window += len;
+            frame::write_window_update(out, h.stream, h.len as u32);
         }
         Ok(())
+    }
+
+    /// Requests whose heads wait for the end of their bodies.
+    pub fn awaiting_bodies(&self) -> bool {
+        self.streams.iter().any(|s| s.pending.is_some())
     }
 
     fn headers(&mut self, h: Header, payload: &[u8], out: &mut Vec<u8>) -> Result<(), ErrorCode> {
@@ -701,7 +712,8 @@ impl Session {
             content_length,
             received: 0,
         });
-        if end_stream {
+        // A declared length over the limit is answered (413) without waiting.
+        if end_stream || content_length.is_some_and(|n| n > EARLY_ANSWER) {
             self.requests.push_back((stream, head));
         } else if let Some(s) = self.stream_mut(stream) {
             s.pending = Some(head);

@@ -220,7 +220,10 @@ impl Conn {
         };
         let phase = if self.output_pos < self.output.len() || !h2.sending.is_empty() {
             Phase::Sending
-        } else if h2.session.in_header_block() || !self.input.is_empty() {
+        } else if h2.session.in_header_block()
+            || h2.session.awaiting_bodies()
+            || !self.input.is_empty()
+        {
             Phase::Receiving
         } else {
             Phase::Idle
