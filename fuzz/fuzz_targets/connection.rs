@@ -18,33 +18,19 @@
 //! Seeds: `python3 fuzz/connection_seeds.py` writes them to `fuzz/corpus/connection/`.
 #![no_main]
 
+#[path = "shared/mod.rs"]
+mod shared;
+
 use std::cell::RefCell;
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use preforkd::config::{Scheme, Symlinks};
-use preforkd::config::Timeouts;
 use preforkd::http::request::{MAX_HEAD, Method, Parsed, parse};
-use preforkd::site::handler::Site;
-use preforkd::site::root::Root;
 use preforkd::worker::conn::{Conn, Context, MAX_BUFFERED, Want};
-use preforkd::worker::transport::Transport;
 
-/// Content of the file beside the root; must never reach a client.
-const MARKER: &[u8] = b"OUTSIDE-ROOT-SECRET-7d1f";
-/// The most client bytes one input sends (after repetition).
-const MAX_STREAM: usize = 512 * 1024;
-/// Turns in a row without any progress before the harness gives up on the connection.
-const MAX_IDLE_TURNS: u32 = 64;
-/// Turns in all, whatever happens: a server that keeps "making progress" forever is a bug.
-const MAX_TURNS: u32 = 100_000;
-
-/// Listings are buffered apart from the limit; the fixture's directories list in far
-/// less than this.
-const LISTING_SLACK: usize = 16 * 1024;
+use shared::{Fixture, Harness, LISTING_SLACK, MARKER, Pace, find, read_available, show};
 
 /// The memory bound after every turn: `Conn::buffered` stays within `MAX_BUFFERED`
 /// (plus a directory listing being sent).
@@ -57,84 +43,10 @@ fn check_buffered(conn: &Conn, when: &str) {
     );
 }
 
-struct Fixture {
-    listener: TcpListener,
-    /// One context per `--autoindex` setting; reused across inputs like a worker does.
-    contexts: [Context; 2],
-}
-
-fn write_file(path: PathBuf, content: &[u8]) {
-    std::fs::write(path, content).unwrap();
-}
-
-/// Text that is recognisable in output, never begins with `HTTP/`, never holds MARKER.
-fn pattern(tag: &str, len: usize) -> Vec<u8> {
-    let line = format!("<{tag}> 0123456789abcdefghijklmnopqrstuvwxyz\n");
-    line.bytes().cycle().take(len).collect()
-}
-
-fn context(root: &std::path::Path, autoindex: bool) -> Context {
-    let site = Site::new(
-        Root::open(root, Symlinks::Inside, false).unwrap(),
-        Some("max-age=60".into()),
-        autoindex,
-    );
-    let timeouts = Timeouts {
-        header: Duration::from_secs(10),
-        keepalive: Duration::from_secs(10),
-        send: Duration::from_secs(10),
-    };
-    let mut ctx = Context::new(site, timeouts);
-    // HTTP/1.1 only: the checks read HTTP/1.1 responses (h2_connection fuzzes HTTP/2).
-    ctx.http2 = false;
-    ctx
-}
-
 thread_local! {
     /// Set up once per process (libFuzzer runs inputs on one thread; `Context` is not `Send`).
-    static FIXTURE: RefCell<Fixture> = RefCell::new(fixture());
-}
-
-fn fixture() -> Fixture {
-    let base = std::env::temp_dir().join(format!("preforkd-fuzz-conn-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let root = base.join("root");
-    std::fs::create_dir_all(root.join("dir/sub")).unwrap();
-    std::fs::create_dir_all(root.join("empty")).unwrap();
-    write_file(base.join("secret.txt"), MARKER);
-    write_file(root.join("a.txt"), b"hello a\n");
-    write_file(root.join("a.txt.gz"), b"\x1f\x8b gzip sidecar of a.txt\n");
-    write_file(root.join("a.txt.br"), b"brotli sidecar of a.txt\n");
-    write_file(root.join("tiny"), b"x");
-    write_file(root.join("empty.txt"), b"");
-    write_file(root.join("thirty.bin"), &pattern("thirty", 30 * 1024));
-    write_file(root.join("edge32k.txt"), &pattern("edge", 32 * 1024));
-    write_file(root.join("over32k.txt"), &pattern("over", 32 * 1024 + 1));
-    write_file(root.join("large.bin"), &pattern("large", 200 * 1024));
-    write_file(root.join("index.html"), b"<h1>root index</h1>\n");
-    write_file(root.join("dir/index.html"), b"<h1>dir index</h1>\n");
-    write_file(root.join("dir/b.css"), b"body{}\n");
-    write_file(root.join("dir/sub/c.js"), b"let c;\n");
-    write_file(root.join(".hidden"), b"hidden file\n");
-    write_file(root.join("sp ace.txt"), b"space\n");
-    let abs_secret = std::fs::canonicalize(base.join("secret.txt")).unwrap();
-    let link = |target: &std::path::Path, name: &str| {
-        std::os::unix::fs::symlink(target, root.join(name)).unwrap();
-    };
-    link("../secret.txt".as_ref(), "out-rel");
-    link(&abs_secret, "out-abs");
-    link("..".as_ref(), "up");
-    link("../../secret.txt".as_ref(), "dir/out-deep");
-    link("../up/secret.txt".as_ref(), "dir/out-via-up");
-    link("a.txt".as_ref(), "in-link");
-    link("dir".as_ref(), "dir-link");
-    let root = std::fs::canonicalize(&root).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    Fixture {
-        listener,
-        contexts: [context(&root, false), context(&root, true)],
-    }
+    /// HTTP/1.1 only: the checks read HTTP/1.1 responses (h2_connection fuzzes HTTP/2).
+    static FIXTURE: RefCell<Fixture> = RefCell::new(shared::fixture("conn", false, &[]));
 }
 
 /// How the input asks for the client stream to be written.
@@ -143,47 +55,7 @@ fn plan(data: &[u8]) -> (bool, Vec<Vec<u8>>) {
         return (false, Vec::new());
     };
     let autoindex = flags & 0x10 != 0;
-    let n = usize::from(flags & 0x0f).min(rest.len() / 2);
-    let (descs, mut payload) = rest.split_at(2 * n);
-    let mut chunks = Vec::new();
-    let mut total = 0;
-    for d in descs.chunks_exact(2) {
-        let take = usize::from(d[0]).min(payload.len());
-        let (piece, more) = payload.split_at(take);
-        payload = more;
-        let reps = if d[1] >= 0xF0 {
-            2usize << (d[1] - 0xF0)
-        } else {
-            1
-        };
-        let len = (piece.len() * reps).min(MAX_STREAM - total);
-        let mut bytes = piece.repeat(len.div_ceil(piece.len().max(1)));
-        bytes.truncate(len);
-        chunks.push(bytes);
-        total += len;
-    }
-    let len = payload.len().min(MAX_STREAM - total);
-    chunks.push(payload[..len].to_vec());
-    (autoindex, chunks)
-}
-
-/// Reads what the client can read now; true if anything came, and whether EOF was seen.
-fn read_available(client: &mut TcpStream, out: &mut Vec<u8>) -> (bool, bool) {
-    let mut got = false;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        match client.read(&mut buf) {
-            Ok(0) => return (got, true),
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                got = true;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return (got, false),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            // A reset after everything sent was read: the end, as far as we care.
-            Err(_) => return (got, true),
-        }
-    }
+    (autoindex, shared::chunks(usize::from(flags & 0x0f), rest))
 }
 
 /// What the harness expects for one request, found by splitting the sent stream with
@@ -238,18 +110,6 @@ fn expectations(mut stream: &[u8]) -> Vec<Expect> {
     }
 }
 
-/// (memmem, not `windows() == `: libFuzzer hooks every memcmp, which made a naive search
-/// over a 200 KiB body most of the run time.)
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
-}
-
-fn show(b: &[u8]) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(300)])
-        .escape_debug()
-        .to_string()
-}
-
 /// Checks the client's output against the requests sent.
 /// `timed_out`: the connection was timed out, so one last 408 may answer an unfinished head.
 fn check_output(out: &[u8], sent: &[u8], timed_out: bool) {
@@ -300,7 +160,9 @@ fn check_output(out: &[u8], sent: &[u8], timed_out: bool) {
                 "date" => date += 1,
                 "server" => server += 1,
                 "connection" => connection.push(value),
-                "location" => check_location(value, n),
+                "location" => shared::check_location(value.as_bytes(), || {
+                    format!("response {n}: Location {value:?}")
+                }),
                 _ => {}
             }
         }
@@ -383,73 +245,32 @@ fn check_status_line(line: &str, n: usize) -> u16 {
     line[9..12].parse().unwrap()
 }
 
-fn check_location(value: &str, n: usize) {
-    let b = value.as_bytes();
-    assert!(
-        b.first() == Some(&b'/') && b.get(1) != Some(&b'/') && b.get(1) != Some(&b'\\'),
-        "response {n}: Location {value:?} leaves the origin (must start with one `/`)"
-    );
-    assert!(
-        b.iter().all(|&c| (0x21..0x7f).contains(&c)),
-        "response {n}: Location {value:?} holds bytes outside visible ASCII"
-    );
-}
-
-/// Connects a client and accepts its server side.
-fn connect(listener: &TcpListener) -> Option<(TcpStream, TcpStream, SocketAddr)> {
-    let addr = listener.local_addr().unwrap();
-    let client = (0..10).find_map(|_| TcpStream::connect(addr).ok())?;
-    for _ in 0..1000 {
-        match listener.accept() {
-            Ok((server, peer)) if peer == client.local_addr().unwrap() => {
-                return Some((client, server, peer));
-            }
-            Ok(_) => {} // a stray connection from an earlier, aborted input
-            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::yield_now(),
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-    None
-}
-
 /// The harness's side of the connection.
 struct Run<'a> {
     conn: Conn,
     ctx: &'a mut Context,
     client: TcpStream,
     out: Vec<u8>,
-    turns: u32,
-    idle: u32,
+    pace: Pace,
 }
 
-impl Run<'_> {
+impl Harness for Run<'_> {
     /// One turn: drive, check memory, read what came back.
     fn turn(&mut self, progress: bool, when: &str) -> Want {
-        self.turns += 1;
-        assert!(
-            self.turns <= MAX_TURNS,
-            "more than {MAX_TURNS} turns on one input"
-        );
+        self.pace.turn();
         let want = self.conn.drive(self.ctx, Instant::now());
         check_buffered(&self.conn, when);
         let (got, _) = read_available(&mut self.client, &mut self.out);
-        self.idle = if got || progress { 0 } else { self.idle + 1 };
+        self.pace.moved(got || progress);
         want
     }
 
-    /// After too many turns without progress the server must be waiting to read (and a
-    /// worker would time the connection out); waiting to write without ever writing is
-    /// a bug, since the client reads everything every turn.
-    fn stalled(&self, want: Want, when: &str) -> bool {
-        if self.idle < MAX_IDLE_TURNS {
-            return false;
-        }
-        assert_eq!(
-            want,
-            Want::Read,
-            "no progress for {MAX_IDLE_TURNS} turns {when}, while the server wants {want:?}"
-        );
-        true
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn client(&self) -> &TcpStream {
+        &self.client
     }
 }
 
@@ -459,30 +280,17 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn one_input(fx: &mut Fixture, autoindex: bool, chunks: &[Vec<u8>]) {
-    let Some((client, server, peer)) = connect(&fx.listener) else {
+    let ctx = &mut fx.contexts[usize::from(autoindex)];
+    let Some((client, conn)) = shared::open(&fx.listener, ctx) else {
         eprintln!("connection harness: could not connect, input skipped");
         return;
     };
-    let ctx = &mut fx.contexts[usize::from(autoindex)];
-    client.set_nonblocking(true).unwrap();
-    // Each write leaves at once, so the server sees the input's cuts (no Nagle delay).
-    client.set_nodelay(true).unwrap();
-    // As a worker's accept4(SOCK_NONBLOCK) leaves it.
-    server.set_nonblocking(true).unwrap();
-    let conn = Conn::new(
-        Transport::Plain(server),
-        Scheme::Http,
-        peer,
-        ctx,
-        Instant::now(),
-    );
     let mut run = Run {
         conn,
         ctx,
         client,
         out: Vec::new(),
-        turns: 0,
-        idle: 0,
+        pace: Pace::default(),
     };
 
     let mut sent = Vec::new();
@@ -511,29 +319,19 @@ fn one_input(fx: &mut Fixture, autoindex: bool, chunks: &[Vec<u8>]) {
             if at >= chunk.len() {
                 break;
             }
-            if run.stalled(want, "while the client writes") {
+            if run.pace.stalled(want, "while the client writes") {
                 timed_out = true;
                 break 'chunks;
             }
         }
     }
     if want != Want::Close && !timed_out {
-        let _ = run.client.shutdown(Shutdown::Write);
-        loop {
-            want = run.turn(false, "after the client's FIN");
-            if want == Want::Close {
-                break;
-            }
-            if run.stalled(want, "after the client's FIN") {
-                timed_out = true;
-                break;
-            }
-        }
+        (_, timed_out) = shared::half_close(&mut run);
     }
     let Run {
         mut conn,
         ctx,
-        mut client,
+        client,
         mut out,
         ..
     } = run;
@@ -542,26 +340,7 @@ fn one_input(fx: &mut Fixture, autoindex: bool, chunks: &[Vec<u8>]) {
         conn.time_out(ctx, Instant::now());
         check_buffered(&conn, "after time_out");
     }
-    read_available(&mut client, &mut out);
-    conn.close();
-    // The server side is closed: read to the end (EOF, or a reset once all was read).
-    client.set_nonblocking(false).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = [0u8; 64 * 1024];
-    for _ in 0..10_000 {
-        match client.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
-                panic!("no EOF from the server 5 s after it closed")
-            }
-            Err(_) => break,
-        }
-    }
-    drop(client);
+    shared::close_and_drain(conn, client, &mut out, 10_000);
     if std::env::var_os("CONNECTION_FUZZ_DUMP").is_some() {
         eprintln!(
             "--- sent {} bytes, received {} bytes:\n{}",

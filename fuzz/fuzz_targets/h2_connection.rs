@@ -7,7 +7,7 @@
 //! and checked frame by frame as it comes. The client may answer the DATA it reads with
 //! WINDOW_UPDATEs (so large bodies flow) or not (so the server waits for a window). The
 //! client then half-closes and the connection is driven until it wants to close, or
-//! makes no progress for `MAX_IDLE_TURNS` turns (then it is timed out as a worker does).
+//! makes no progress for `shared::MAX_IDLE_TURNS` turns (then it is timed out as a worker does).
 //!
 //! Checks: the first frame is SETTINGS; every frame is whole, of a type a server sends,
 //! and no larger than the client's SETTINGS_MAX_FRAME_SIZE; every header block decodes,
@@ -42,16 +42,16 @@
 //! Seeds: `python3 fuzz/h2_seeds.py` writes them to `fuzz/corpus/h2_connection/`.
 #![no_main]
 
+#[path = "shared/mod.rs"]
+mod shared;
+
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
-use preforkd::config::Timeouts;
-use preforkd::config::{Scheme, Symlinks};
 use preforkd::h2::frame::{
     DEFAULT_MAX_FRAME, DEFAULT_WINDOW, HEADER_LEN, Header, MAX_MAX_FRAME, MAX_WINDOW, PREFACE,
     flag, kind, setting, unpad, write_header, write_settings, write_window_update,
@@ -60,29 +60,21 @@ use preforkd::h2::hpack::{DEFAULT_TABLE_SIZE, Decoder, encode_field};
 use preforkd::h2::request::HeadBuilder;
 use preforkd::h2::session::{MAX_CONCURRENT_STREAMS, MAX_HEADER_BLOCK, MAX_HEADER_LIST};
 use preforkd::http::request::{Method, Parsed, parse};
-use preforkd::site::handler::Site;
-use preforkd::site::root::Root;
 use preforkd::worker::conn::{Conn, Context, MAX_BUFFERED, Want};
-use preforkd::worker::transport::Transport;
 
-/// Content of the file beside the root; must never reach a client.
-const MARKER: &[u8] = b"OUTSIDE-ROOT-SECRET-7d1f";
-/// The most client bytes one input sends (after repetition).
-const MAX_STREAM: usize = 512 * 1024;
-/// Turns in a row without any progress before the harness gives up on the connection.
-const MAX_IDLE_TURNS: u32 = 64;
-/// Pause descriptors taken from one input, so turns stay far below `MAX_TURNS`.
+use shared::{
+    Fixture, Harness, LISTING_SLACK, MARKER, MAX_STREAM, Pace, find, pattern, read_available, show,
+};
+
+/// Pause descriptors taken from one input, so turns stay far below `shared::MAX_TURNS`.
 const MAX_PAUSES: usize = 256;
 /// Response bytes after which the client stops granting windows (so the run ends soon).
 const MAX_READ: u64 = 32 << 20;
-/// Turns in all, whatever happens: a server that keeps "making progress" forever is a bug.
-const MAX_TURNS: u32 = 100_000;
 
 /// What one stream's body may hold in memory while it waits to be sent: an error page
 /// or multipart part heads (at most 16 parts of ~100 bytes) without `--autoindex`; a
-/// directory listing with it (the fixture's list in far less than 16 KiB).
+/// directory listing with it (the fixture's list in far less than `LISTING_SLACK`).
 const PIECES_SLACK: usize = 4 * 1024;
-const LISTING_SLACK: usize = 16 * 1024;
 /// `HEAD_ROOM` in conn.rs: a response head's fixed fields beside its location.
 const HEAD_ROOM: usize = 4 * 1024;
 
@@ -156,84 +148,14 @@ const SETTING_VALUES: [u32; 8] = [
     0x8000_0000,
 ];
 
-struct Fixture {
-    listener: TcpListener,
-    /// One context per `--autoindex` setting; reused across inputs like a worker does.
-    contexts: [Context; 2],
-}
-
-fn write_file(path: PathBuf, content: &[u8]) {
-    std::fs::write(path, content).unwrap();
-}
-
-/// Text that is recognisable in output and never holds MARKER.
-fn pattern(tag: &str, len: usize) -> Vec<u8> {
-    let line = format!("<{tag}> 0123456789abcdefghijklmnopqrstuvwxyz\n");
-    line.bytes().cycle().take(len).collect()
-}
-
-fn context(root: &std::path::Path, autoindex: bool) -> Context {
-    let site = Site::new(
-        Root::open(root, Symlinks::Inside, false).unwrap(),
-        Some("max-age=60".into()),
-        autoindex,
-    );
-    let timeouts = Timeouts {
-        header: Duration::from_secs(10),
-        keepalive: Duration::from_secs(10),
-        send: Duration::from_secs(10),
-    };
-    let mut ctx = Context::new(site, timeouts);
-    ctx.http2 = true;
-    ctx
-}
-
 thread_local! {
     /// Set up once per process (libFuzzer runs inputs on one thread; `Context` is not `Send`).
-    static FIXTURE: RefCell<Fixture> = RefCell::new(fixture());
-}
-
-fn fixture() -> Fixture {
-    let base = std::env::temp_dir().join(format!("preforkd-fuzz-h2conn-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let root = base.join("root");
-    std::fs::create_dir_all(root.join("dir/sub")).unwrap();
-    std::fs::create_dir_all(root.join("empty")).unwrap();
-    write_file(base.join("secret.txt"), MARKER);
-    write_file(root.join("a.txt"), b"hello a\n");
-    write_file(root.join("a.txt.gz"), b"\x1f\x8b gzip sidecar of a.txt\n");
-    write_file(root.join("a.txt.br"), b"brotli sidecar of a.txt\n");
-    write_file(root.join("tiny"), b"x");
-    write_file(root.join("empty.txt"), b"");
-    write_file(root.join("thirty.bin"), &pattern("thirty", 30 * 1024));
-    write_file(root.join("edge32k.txt"), &pattern("edge", 32 * 1024));
-    write_file(root.join("over32k.txt"), &pattern("over", 32 * 1024 + 1));
-    write_file(root.join("large.bin"), &pattern("large", 200 * 1024));
-    write_file(root.join("huge.bin"), &pattern("huge", 1024 * 1024));
-    write_file(root.join("index.html"), b"<h1>root index</h1>\n");
-    write_file(root.join("dir/index.html"), b"<h1>dir index</h1>\n");
-    write_file(root.join("dir/b.css"), b"body{}\n");
-    write_file(root.join("dir/sub/c.js"), b"let c;\n");
-    write_file(root.join(".hidden"), b"hidden file\n");
-    write_file(root.join("sp ace.txt"), b"space\n");
-    let abs_secret = std::fs::canonicalize(base.join("secret.txt")).unwrap();
-    let link = |target: &std::path::Path, name: &str| {
-        std::os::unix::fs::symlink(target, root.join(name)).unwrap();
-    };
-    link("../secret.txt".as_ref(), "out-rel");
-    link(&abs_secret, "out-abs");
-    link("..".as_ref(), "up");
-    link("../../secret.txt".as_ref(), "dir/out-deep");
-    link("../up/secret.txt".as_ref(), "dir/out-via-up");
-    link("a.txt".as_ref(), "in-link");
-    link("dir".as_ref(), "dir-link");
-    let root = std::fs::canonicalize(&root).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    Fixture {
-        listener,
-        contexts: [context(&root, false), context(&root, true)],
-    }
+    /// Besides `connection`'s files, a 1 MiB one: a body far past the default windows.
+    static FIXTURE: RefCell<Fixture> = RefCell::new(shared::fixture(
+        "h2conn",
+        true,
+        &[("huge.bin", &pattern("huge", 1024 * 1024))],
+    ));
 }
 
 // ---------------------------------------------------------------------------------
@@ -298,30 +220,16 @@ fn raw(data: &[u8], steps: &mut Vec<Step>) {
     let Some((&n, rest)) = data.split_first() else {
         return;
     };
-    let n = usize::from(n & 0x0f).min(rest.len() / 2);
-    let (descs, mut payload) = rest.split_at(2 * n);
-    let mut total = 0;
-    for d in descs.chunks_exact(2) {
-        let take = usize::from(d[0]).min(payload.len());
-        let (piece, more) = payload.split_at(take);
-        payload = more;
-        let reps = if d[1] >= 0xF0 {
-            2usize << (d[1] - 0xF0)
-        } else {
-            1
-        };
-        let len = (piece.len() * reps).min(MAX_STREAM - total);
-        let mut bytes = piece.repeat(len.div_ceil(piece.len().max(1)));
-        bytes.truncate(len);
-        total += len;
-        steps.push(if bytes.is_empty() {
+    let mut chunks = shared::chunks(usize::from(n & 0x0f), rest);
+    let last = chunks.pop().unwrap_or_default();
+    steps.extend(chunks.into_iter().map(|bytes| {
+        if bytes.is_empty() {
             Step::Pause
         } else {
             Step::Write(bytes)
-        });
-    }
-    let len = payload.len().min(MAX_STREAM - total);
-    steps.push(Step::Write(payload[..len].to_vec()));
+        }
+    }));
+    steps.push(Step::Write(last));
 }
 
 /// The input's bytes, read one at a time; zeros after its end.
@@ -935,16 +843,6 @@ struct ServerSide {
     stream_window_given: u64,
 }
 
-fn show(b: &[u8]) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(300)])
-        .escape_debug()
-        .to_string()
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(hay, needle)
-}
-
 impl ServerSide {
     fn new() -> ServerSide {
         ServerSide {
@@ -1192,7 +1090,9 @@ impl ServerSide {
                 b"date" => date += 1,
                 b"server" => server += 1,
                 b"content-length" => lengths.push(value.clone()),
-                b"location" => check_location(value, id),
+                b"location" => shared::check_location(value, || {
+                    format!("stream {id}: location {}", show(value))
+                }),
                 b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding"
                 | b"upgrade" => panic!("stream {id}: connection-specific field: {}", text()),
                 _ => {}
@@ -1348,19 +1248,6 @@ impl ServerSide {
     }
 }
 
-fn check_location(value: &[u8], id: u32) {
-    assert!(
-        value.first() == Some(&b'/') && value.get(1) != Some(&b'/') && value.get(1) != Some(&b'\\'),
-        "stream {id}: location {} leaves the origin (must start with one `/`)",
-        show(value)
-    );
-    assert!(
-        value.iter().all(|&c| (0x21..0x7f).contains(&c)),
-        "stream {id}: location {} holds bytes outside visible ASCII",
-        show(value)
-    );
-}
-
 /// The memory bound after every turn. HTTP/1.1's `MAX_BUFFERED` covers the input and
 /// output buffers (an HTTP/2 read is one `READ_CHUNK` and the input holds at most one
 /// unfinished frame besides; DATA is gathered into the output up to `COPY_PIECE`, one
@@ -1426,41 +1313,6 @@ fn check_buffered(conn: &Conn, c: &ClientSide, s: &ServerSide, autoindex: bool, 
 // ---------------------------------------------------------------------------------
 // The run.
 
-/// Reads what the client can read now; true if anything came, and whether EOF was seen.
-fn read_available(client: &mut TcpStream, out: &mut Vec<u8>) -> (bool, bool) {
-    let mut got = false;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        match client.read(&mut buf) {
-            Ok(0) => return (got, true),
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                got = true;
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return (got, false),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return (got, true),
-        }
-    }
-}
-
-/// Connects a client and accepts its server side.
-fn connect(listener: &TcpListener) -> Option<(TcpStream, TcpStream, SocketAddr)> {
-    let addr = listener.local_addr().unwrap();
-    let client = (0..10).find_map(|_| TcpStream::connect(addr).ok())?;
-    for _ in 0..1000 {
-        match listener.accept() {
-            Ok((server, peer)) if peer == client.local_addr().unwrap() => {
-                return Some((client, server, peer));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::yield_now(),
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-    None
-}
-
 struct Run<'a> {
     conn: Conn,
     ctx: &'a mut Context,
@@ -1474,8 +1326,7 @@ struct Run<'a> {
     eof: bool,
     read_total: u64,
     write_failed: bool,
-    turns: u32,
-    idle: u32,
+    pace: Pace,
     scratch: Vec<u8>,
 }
 
@@ -1515,14 +1366,12 @@ impl Run<'_> {
             }
         }
     }
+}
 
+impl Harness for Run<'_> {
     /// One turn: drive, read and check what came back, check memory.
     fn turn(&mut self, progress: bool, when: &str) -> Want {
-        self.turns += 1;
-        assert!(
-            self.turns <= MAX_TURNS,
-            "more than {MAX_TURNS} turns on one input"
-        );
+        self.pace.turn();
         let want = self.conn.drive(self.ctx, Instant::now());
         self.scratch.clear();
         let (got, eof) = read_available(&mut self.client, &mut self.scratch);
@@ -1538,20 +1387,16 @@ impl Run<'_> {
         if self.window_updates && self.cs.at_boundary() && self.urgent.is_empty() {
             self.urgent = self.ss.window_updates(&self.cs);
         }
-        self.idle = if got || progress { 0 } else { self.idle + 1 };
+        self.pace.moved(got || progress);
         want
     }
 
-    fn stalled(&self, want: Want, when: &str) -> bool {
-        if self.idle < MAX_IDLE_TURNS {
-            return false;
-        }
-        assert_eq!(
-            want,
-            Want::Read,
-            "no progress for {MAX_IDLE_TURNS} turns {when}, while the server wants {want:?}"
-        );
-        true
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn client(&self) -> &TcpStream {
+        &self.client
     }
 }
 
@@ -1563,21 +1408,11 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn one_input(fx: &mut Fixture, plan: Plan) {
-    let Some((client, server, peer)) = connect(&fx.listener) else {
+    let ctx = &mut fx.contexts[usize::from(plan.autoindex)];
+    let Some((client, conn)) = shared::open(&fx.listener, ctx) else {
         eprintln!("h2 connection harness: could not connect, input skipped");
         return;
     };
-    let ctx = &mut fx.contexts[usize::from(plan.autoindex)];
-    client.set_nonblocking(true).unwrap();
-    client.set_nodelay(true).unwrap();
-    server.set_nonblocking(true).unwrap();
-    let conn = Conn::new(
-        Transport::Plain(server),
-        Scheme::Http,
-        peer,
-        ctx,
-        Instant::now(),
-    );
     let mut run = Run {
         conn,
         ctx,
@@ -1590,8 +1425,7 @@ fn one_input(fx: &mut Fixture, plan: Plan) {
         eof: false,
         read_total: 0,
         write_failed: false,
-        turns: 0,
-        idle: 0,
+        pace: Pace::default(),
         scratch: Vec::new(),
     };
 
@@ -1620,7 +1454,7 @@ fn one_input(fx: &mut Fixture, plan: Plan) {
             if at >= chunk.len() {
                 break;
             }
-            if run.stalled(want, "while the client writes") {
+            if run.pace.stalled(want, "while the client writes") {
                 timed_out = true;
                 break 'steps;
             }
@@ -1634,28 +1468,18 @@ fn one_input(fx: &mut Fixture, plan: Plan) {
                 break;
             }
             want = run.turn(wrote, "while the client reads");
-            if want == Want::Close || run.idle >= 4 {
+            if want == Want::Close || run.pace.idle >= 4 {
                 break;
             }
         }
     }
     if want != Want::Close && !timed_out {
-        let _ = run.client.shutdown(Shutdown::Write);
-        loop {
-            want = run.turn(false, "after the client's FIN");
-            if want == Want::Close {
-                break;
-            }
-            if run.stalled(want, "after the client's FIN") {
-                timed_out = true;
-                break;
-            }
-        }
+        (_, timed_out) = shared::half_close(&mut run);
     }
     let Run {
         mut conn,
         ctx,
-        mut client,
+        client,
         mut cs,
         mut ss,
         autoindex,
@@ -1666,25 +1490,7 @@ fn one_input(fx: &mut Fixture, plan: Plan) {
         conn.time_out(ctx, Instant::now());
         check_buffered(&conn, &cs, &ss, autoindex, "after time_out");
     }
-    read_available(&mut client, &mut out);
-    conn.close();
-    client.set_nonblocking(false).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut buf = [0u8; 64 * 1024];
-    for _ in 0..100_000 {
-        match client.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
-                panic!("no EOF from the server 5 s after it closed")
-            }
-            Err(_) => break,
-        }
-    }
-    drop(client);
+    shared::close_and_drain(conn, client, &mut out, 100_000);
     ss.read(&out, &mut cs);
     assert!(
         ss.buf.is_empty(),
