@@ -370,6 +370,9 @@ impl Conn {
     /// request, then close.
     pub fn time_out(&mut self, ctx: &mut Context, now: Instant) {
         if let Some(h2) = self.h2.as_mut() {
+            if h2.lingering {
+                return;
+            }
             if !h2.failed {
                 h2.go_away_now(&mut self.output);
             }

@@ -148,6 +148,29 @@ impl Transport {
     /// have sent bytes that were never read; stop sending, then take and drop what
     /// already came, so that the kernel does not answer unread input with a reset that
     /// could destroy the response.
+    /// Ends the sending side: close_notify (TLS), then a FIN after everything already
+    /// sent; reading goes on ([`Transport::discard`]) until the peer closes.
+    pub fn finish_sending(&mut self) {
+        let socket = match self {
+            Transport::Plain(stream) => &*stream,
+            Transport::Tls(tls) => {
+                tls.close_notify();
+                tls.socket()
+            }
+        };
+        let _ = socket.shutdown(Shutdown::Write);
+    }
+
+    /// Reads and drops what the peer sends after [`Transport::finish_sending`], as it
+    /// arrives on the socket (records included: nothing more is decrypted).
+    pub fn discard(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut socket = match self {
+            Transport::Plain(stream) => &*stream,
+            Transport::Tls(tls) => tls.socket(),
+        };
+        socket.read(buf)
+    }
+
     pub fn close(self, linger: bool) {
         match self {
             Transport::Plain(stream) => {

@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{COPY_PIECE, Chunk, Conn, Context, Phase, Unsent, Want, hang_if_asked, reserve_within};
 use crate::h2::frame::{ErrorCode, HEADER_LEN, Header, PREFACE};
@@ -32,9 +32,20 @@ use crate::worker::transport::Wait;
 #[cfg(doc)]
 use super::READ_CHUNK;
 
+/// How long a closing connection waits for the client to close its side.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// Bodies held in memory (error pages, listings) past which no new request is taken
 /// until some are sent.
 const MAX_HELD: usize = 256 * 1024;
+
+/// The answer to a request the parser refused: its stream gets the error, the
+/// connection carries on.
+fn refusal(peer: std::net::SocketAddr, status: Status) -> Response {
+    let r = Response::error(status, true);
+    access_log::record_h2(peer, None, &r);
+    r
+}
 
 /// How a new connection may turn out to speak HTTP/2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +95,9 @@ pub(super) struct H2 {
     pub(super) failed: bool,
     /// The session left whole frames in the input (its queue of heads was full).
     held_back: bool,
+    /// All is sent and the sending side closed; what the client still sends is read
+    /// and dropped until it closes too (see [`Conn::linger_h2`]).
+    pub(super) lingering: bool,
     /// A request was answered since the deadline was last set.
     answered: bool,
 }
@@ -97,6 +111,7 @@ impl H2 {
             block: Vec::new(),
             failed: false,
             held_back: false,
+            lingering: false,
             answered: false,
         }
     }
@@ -142,15 +157,18 @@ impl Conn {
             let Some(h2) = self.h2.as_mut() else {
                 return Want::Close;
             };
+            if h2.lingering {
+                return self.linger_h2(ctx, now);
+            }
             if h2.failed {
-                return Want::Close;
+                return self.linger_h2(ctx, now);
             }
             if ctx.stopping {
                 h2.session.go_away(&mut self.output);
             }
             if h2.session.finished() && h2.sending.is_empty() {
                 if self.output.is_empty() {
-                    return Want::Close;
+                    return self.linger_h2(ctx, now);
                 }
                 continue;
             }
@@ -192,6 +210,39 @@ impl Conn {
                 Err(_) => return Want::Close,
             }
         }
+    }
+
+    /// The connection's end, once everything has been written: a FIN after the last
+    /// bytes, then the client's frames read and dropped until it closes its side, for
+    /// at most [`LINGER`]. An HTTP/2 client sends WINDOW_UPDATEs as the last DATA
+    /// frames arrive; closing with those unread would make the kernel answer them with
+    /// a reset, which destroys whatever the client has not read yet (nginx's
+    /// `lingering_close` for the same reason).
+    fn linger_h2(&mut self, ctx: &mut Context, now: Instant) -> Want {
+        let Some(h2) = self.h2.as_mut() else {
+            return Want::Close;
+        };
+        if !h2.lingering {
+            h2.lingering = true;
+            self.transport.finish_sending();
+            self.input.clear();
+            self.phase = Phase::Receiving;
+            self.deadline = now + LINGER;
+        }
+        // Bounded, so a client that never stops sending cannot keep the worker here.
+        for _ in 0..16 {
+            match self.transport.discard(&mut ctx.read_buf) {
+                Ok(0) => {
+                    self.read_all = true;
+                    return Want::Close;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Want::Read,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Want::Close,
+            }
+        }
+        Want::Again
     }
 
     /// Hands the input's whole frames to the session.
@@ -259,21 +310,11 @@ impl Conn {
                         access_log::record_h2(self.peer, Some(&request), &r);
                         r
                     }
-                    Ok(Parsed::Partial) | Err(ParseError(_)) => {
-                        let status = match parse(bytes) {
-                            Err(ParseError(s)) => s,
-                            _ => Status::BadRequest,
-                        };
-                        let r = Response::error(status, true);
-                        access_log::record_h2(self.peer, None, &r);
-                        r
-                    }
+                    // A head written whole always parses whole; `Partial` cannot be.
+                    Ok(Parsed::Partial) => refusal(self.peer, Status::BadRequest),
+                    Err(ParseError(status)) => refusal(self.peer, status),
                 },
-                Head::TooLarge => {
-                    let r = Response::error(Status::HeaderFieldsTooLarge, true);
-                    access_log::record_h2(self.peer, None, &r);
-                    r
-                }
+                Head::TooLarge => refusal(self.peer, Status::HeaderFieldsTooLarge),
             };
             h2.session.recycle(head);
             h2.answered = true;
