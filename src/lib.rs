@@ -1,4 +1,4 @@
-//! preforkd: a pre-fork static-file HTTP/1.1 server.
+//! preforkd: a pre-fork static-file HTTP/1.1 and HTTP/2 server.
 //!
 //! Dependencies point one way: `http` (and `h2`) <- `site` <- `worker` <- `master`, with
 //! the plain values (`config`, `log`, `scoreboard`, `privileges`, `calendar`, `ready`) and

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod file;
 
-/// A pre-fork static-file HTTP/1.1 server.
+/// A pre-fork static-file HTTP/1.1 and HTTP/2 server.
 ///
 /// A master process binds the sockets and supervises N worker processes that serve
 /// GET and HEAD for the files under the document root.
