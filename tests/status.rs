@@ -435,16 +435,20 @@ fn hup_keeps_every_count() {
 fn max_requests_recycling_and_ttou_keep_every_count() {
     let root = root();
     let (srv, status) = start(root.path(), 2, &["--max-requests", "5"]);
-    // 80 requests: every worker retires after 5 (or a few more, taken in the turn that
-    // reached 5), so at least 10 retire.
+    // 80 requests: every worker retires after 5, or after more: the turn that reached 5,
+    // and (sync) the connections already queued, which a retiring worker answers before
+    // it leaves, however many the client's speed put there. So at least 2 retire (at
+    // most 16). A retiring worker answers with `Connection: close`, so a GET pipelined
+    // behind the answer goes unanswered: each of the 60 connections gets at least its
+    // first answer. The counts must equal what the client got, whatever that was.
     let (ok, missing, bytes) = traffic(srv.addr, 20);
-    assert!(ok + missing >= 70.0, "{ok} + {missing}");
+    assert!(ok + missing >= 60.0, "{ok} + {missing}");
     assert!(
         wait_until(Duration::from_secs(10), || {
             metrics(status).sum(
                 "preforkd_worker_restarts_total",
                 &[("cause", "max_requests")],
-            ) >= 10.0
+            ) >= 2.0
         }),
         "{:?}",
         metrics(status).samples
